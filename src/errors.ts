@@ -1,0 +1,48 @@
+/**
+ * The error catalogue: every client-visible failure has a stable code, an HTTP status and a message
+ * that names the offending value and, where there is a closed set, the values that are allowed.
+ *
+ * @example
+ *   throw errors.collectionNotFound('books')
+ *   // -> 404 { error: { code: 'collection_not_found', message: "collection 'books' does not exist" } }
+ */
+export class FunnelError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message)
+    this.name = 'FunnelError'
+  }
+}
+
+const list = (values: readonly (string | number)[]): string => values.map((v) => `'${v}'`).join(', ')
+
+export const errors = {
+  invalidRequest: (field: string, problem: string) =>
+    new FunnelError('invalid_request', 400, `${field}: ${problem}`, { field }),
+  invalidValue: (field: string, value: unknown, allowed: string) =>
+    new FunnelError('invalid_value', 400, `${field}: ${JSON.stringify(value)} is not allowed; ${allowed}`, { field }),
+  collectionNotFound: (name: string) =>
+    new FunnelError('collection_not_found', 404, `collection '${name}' does not exist`),
+  collectionExists: (name: string) =>
+    new FunnelError('collection_exists', 409, `collection '${name}' already exists`),
+  documentNotFound: (collection: string, id: string) =>
+    new FunnelError('document_not_found', 404, `document '${id}' does not exist in collection '${collection}'`),
+  unknownModel: (model: string, known: readonly string[]) =>
+    new FunnelError('unknown_model', 400, `model '${model}' is not known; known models: ${list(known)}`, { field: 'model' }),
+  modelUnavailable: (model: string, reason: string) =>
+    new FunnelError('model_unavailable', 503, `model '${model}' is not available: ${reason}`),
+  unsupportedDimensions: (field: string, requested: number, allowed: string) =>
+    new FunnelError('unsupported_dimensions', 400, `${field}: ${requested} is not supported; ${allowed}`, { field }),
+  batchTooLarge: (field: string, size: number, max: number) =>
+    new FunnelError('batch_too_large', 413, `${field}: ${size} items exceeds the maximum of ${max} per request`, { field }),
+  notReady: (reason: string) => new FunnelError('not_ready', 503, `service is not ready: ${reason}`),
+  storage: (problem: string) => new FunnelError('storage_error', 500, `storage failure: ${problem}`),
+} as const
+
+export type ErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']
+
+export const isFunnelError = (value: unknown): value is FunnelError => value instanceof FunnelError

@@ -1,0 +1,103 @@
+/**
+ * The only module that touches onnxruntime-node. Everything else asks it for a session and hands it
+ * plain typed arrays, so the runtime (or its version) can change in one place.
+ */
+import * as ort from 'onnxruntime-node'
+
+export type OnnxTensor = ort.Tensor
+export type OnnxFeeds = Record<string, ort.Tensor>
+
+export interface SessionOptions {
+  /** Intra-op threads; 0 lets onnxruntime choose (one per physical core). */
+  intraOpThreads?: number
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all'
+}
+
+export interface TensorInfo {
+  name: string
+  /** Dimensions with symbolic axes as strings, when the model declares them. */
+  shape: readonly (number | string)[] | undefined
+  type: string | undefined
+}
+
+/**
+ * An onnxruntime inference session with its input/output metadata.
+ *
+ * @example
+ *   const session = await OnnxSession.open('model.onnx')
+ *   const out = await session.run({ input_ids: int64Tensor(ids, [1, ids.length]) })
+ *   await session.dispose()
+ */
+export class OnnxSession {
+  private constructor(
+    private readonly inner: ort.InferenceSession,
+    readonly path: string,
+  ) {}
+
+  static async open(modelPath: string, options: SessionOptions = {}): Promise<OnnxSession> {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      executionProviders: ['cpu'],
+    }
+    if (options.intraOpThreads !== undefined && options.intraOpThreads > 0) {
+      sessionOptions.intraOpNumThreads = options.intraOpThreads
+    }
+    const inner = await ort.InferenceSession.create(modelPath, sessionOptions)
+    return new OnnxSession(inner, modelPath)
+  }
+
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames
+  }
+
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames
+  }
+
+  inputInfo(name: string): TensorInfo | undefined {
+    return metadataFor(this.inner.inputMetadata, name)
+  }
+
+  outputInfo(name: string): TensorInfo | undefined {
+    return metadataFor(this.inner.outputMetadata, name)
+  }
+
+  async run(feeds: OnnxFeeds, outputs?: readonly string[]): Promise<Record<string, OnnxTensor>> {
+    return outputs === undefined ? this.inner.run(feeds) : this.inner.run(feeds, outputs)
+  }
+
+  async dispose(): Promise<void> {
+    await this.inner.release()
+  }
+}
+
+function metadataFor(list: readonly ort.InferenceSession.ValueMetadata[], name: string): TensorInfo | undefined {
+  const found = list.find((m) => m.name === name)
+  if (found === undefined) return undefined
+  if (!found.isTensor) return { name, shape: undefined, type: undefined }
+  return { name, shape: found.shape, type: found.type }
+}
+
+export const int64Tensor = (values: BigInt64Array, dims: readonly number[]): OnnxTensor =>
+  new ort.Tensor('int64', values, dims)
+
+export const float32Tensor = (values: Float32Array, dims: readonly number[]): OnnxTensor =>
+  new ort.Tensor('float32', values, dims)
+
+/** Packs ragged token id rows into a right-padded [batch, maxLen] int64 tensor. */
+export function padToTensor(rows: readonly (readonly number[])[], padValue = 0): { tensor: OnnxTensor; maxLen: number } {
+  const maxLen = Math.max(1, ...rows.map((r) => r.length))
+  const data = new BigInt64Array(rows.length * maxLen).fill(BigInt(padValue))
+  rows.forEach((row, b) => row.forEach((v, t) => (data[b * maxLen + t] = BigInt(v))))
+  return { tensor: int64Tensor(data, [rows.length, maxLen]), maxLen }
+}
+
+/** Reads a float tensor's data (float32, or float16 converted) as a Float32Array. */
+export function tensorToFloat32(tensor: OnnxTensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array
+  if (tensor.type === 'float16') {
+    const src = tensor.data as unknown as ArrayLike<number>
+    return Float32Array.from(src as ArrayLike<number>)
+  }
+  throw new Error(`expected a float tensor, got ${tensor.type}`)
+}

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { Tokenizer } from '@huggingface/tokenizers'
+
+/** One tokenised input, already cut to the model's maximum length. */
+export interface TokenizedText {
+  ids: number[]
+  typeIds: number[]
+  /** Number of content tokens dropped to fit maxLength (0 when nothing was cut). */
+  truncatedTokens: number
+}
+
+const sameRun = (haystack: number[], start: number, needle: number[]): boolean =>
+  needle.every((id, i) => haystack[start + i] === id)
+
+/**
+ * A Hugging Face `tokenizer.json` tokenizer with truncation that keeps special tokens intact.
+ * tokenizers.js has no truncation of its own, so the content span is located and cut here.
+ *
+ * @example
+ *   const tok = await TextTokenizer.fromDirectory('models/all-MiniLM-L6-v2')
+ *   tok.encode('hello world', 128).ids // [101, 7592, 2088, 102]
+ */
+export class TextTokenizer {
+  constructor(private readonly inner: Tokenizer) {}
+
+  static async fromDirectory(dir: string): Promise<TextTokenizer> {
+    const tokenizerJson = JSON.parse(await readFile(path.join(dir, 'tokenizer.json'), 'utf8'))
+    let tokenizerConfig: object = {}
+    try {
+      tokenizerConfig = JSON.parse(await readFile(path.join(dir, 'tokenizer_config.json'), 'utf8'))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
+    return new TextTokenizer(new Tokenizer(tokenizerJson, tokenizerConfig))
+  }
+
+  /** The underlying tokenizers.js instance, for callers that need the vocabulary or decoding. */
+  get raw(): Tokenizer {
+    return this.inner
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.inner.token_to_id(token)
+  }
+
+  /** Tokenises `text` with special tokens, dropping content tokens from the end to fit `maxLength`. */
+  encode(text: string, maxLength: number): TokenizedText {
+    const full = this.inner.encode(text, { return_token_type_ids: true })
+    const typeIds = full.token_type_ids ?? full.ids.map(() => 0)
+    const overflow = full.ids.length - maxLength
+    if (overflow <= 0) return { ids: full.ids, typeIds, truncatedTokens: 0 }
+    const content = this.inner.encode(text, { add_special_tokens: false }).ids
+    const start = this.locate(full.ids, content)
+    const cutEnd = start + content.length
+    const keep = (_: number, i: number) => i < cutEnd - overflow || i >= cutEnd
+    return { ids: full.ids.filter(keep), typeIds: typeIds.filter(keep), truncatedTokens: overflow }
+  }
+
+  /**
+   * Tokenises a (query, passage) pair for a cross-encoder. Only the passage is truncated, never the
+   * query, unless the query alone leaves no room, in which case the query is cut too.
+   */
+  encodePair(query: string, passage: string, maxLength: number): TokenizedText {
+    const full = this.inner.encode(query, { text_pair: passage, return_token_type_ids: true })
+    const typeIds = full.token_type_ids ?? full.ids.map(() => 0)
+    const overflow = full.ids.length - maxLength
+    if (overflow <= 0) return { ids: full.ids, typeIds, truncatedTokens: 0 }
+    const passageIds = this.inner.encode(passage, { add_special_tokens: false }).ids
+    const start = this.locate(full.ids, passageIds, true)
+    const cutEnd = start + passageIds.length
+    const fromPassage = Math.min(overflow, passageIds.length)
+    const keep = (_: number, i: number) => i < cutEnd - fromPassage || i >= cutEnd
+    const ids = full.ids.filter(keep)
+    const types = typeIds.filter(keep)
+    if (fromPassage === overflow) return { ids, typeIds: types, truncatedTokens: overflow }
+    // The query alone is longer than the model allows: hard cut, keeping the final special token.
+    const last = ids.length - 1
+    const trimmed = ids.slice(0, maxLength - 1).concat(ids[last]!)
+    return { ids: trimmed, typeIds: types.slice(0, maxLength - 1).concat(types[last]!), truncatedTokens: overflow }
+  }
+
+  /** Finds where `content` sits inside the special-token-wrapped `full` sequence. */
+  private locate(full: number[], content: number[], fromEnd = false): number {
+    const last = full.length - content.length
+    if (fromEnd) {
+      for (let start = last; start >= 0; start--) if (sameRun(full, start, content)) return start
+    } else {
+      for (let start = 0; start <= last; start++) if (sameRun(full, start, content)) return start
+    }
+    throw new Error('tokenizer: could not locate the content tokens inside the encoded sequence')
+  }
+}
