@@ -41,6 +41,12 @@ export const errors = {
     new FunnelError('batch_too_large', 413, `${field}: ${size} items exceeds the maximum of ${max} per request`, { field }),
   notReady: (reason: string) => new FunnelError('not_ready', 503, `service is not ready: ${reason}`),
   storage: (problem: string) => new FunnelError('storage_error', 500, `storage failure: ${problem}`),
+  unknownReranker: (name: string, known: readonly string[]) =>
+    new FunnelError('unknown_reranker', 400, `reranker '${name}' is not known; known rerankers: ${list(known)}`, { field: 'reranker' }),
+  rerankerUnavailable: (name: string, reason: string) =>
+    new FunnelError('reranker_unavailable', 503, `reranker '${name}' is not available: ${reason}`),
+  rerankerBadResponse: (name: string, problem: string) =>
+    new FunnelError('reranker_bad_response', 502, `reranker '${name}' returned an unusable answer: ${problem}`),
 } as const
 
 export type ErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']

@@ -1,0 +1,103 @@
+import swagger from '@fastify/swagger'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import { isFunnelError } from './errors.js'
+import modelsPlugin from './plugins/models.js'
+import pipelinePlugin from './plugins/pipeline.js'
+import storePlugin from './plugins/store.js'
+import collectionsRoutes from './routes/collections.js'
+import documentsRoutes from './routes/documents.js'
+import embeddingsRoutes from './routes/embeddings.js'
+import healthRoutes from './routes/health.js'
+import { ErrorResponse } from './routes/schemas.js'
+import searchRoutes from './routes/search.js'
+
+export const API_VERSION = '0.1.0'
+
+/** Maps Fastify's own 4xx errors (parsing, limits, validation) onto the catalogue's codes. */
+function frameworkErrorCode(error: FastifyError): string {
+  if (error.validation !== undefined) return 'invalid_request'
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'payload_too_large'
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported_media_type'
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'invalid_request'
+    default:
+      return error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? 'malformed_json' : 'invalid_request'
+  }
+}
+
+/** A validation message naming the field (`body.top_k`) and, for enums, the allowed values. */
+function validationMessage(error: FastifyError): string {
+  const first = error.validation?.[0]
+  if (first === undefined) return error.message
+  const context = error.validationContext ?? 'body'
+  const field = [context, ...first.instancePath.split('/').filter(Boolean)].join('.')
+  const params = first.params as { allowedValues?: unknown[]; missingProperty?: string; additionalProperty?: string }
+  if (params.missingProperty !== undefined) return `${field}.${params.missingProperty}: is required`
+  if (params.additionalProperty !== undefined) return `${field}.${params.additionalProperty}: is not a known field`
+  const allowed = params.allowedValues === undefined ? '' : `; allowed: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+  return `${field}: ${first.message ?? 'is invalid'}${allowed}`
+}
+
+export async function buildApp(config: Config, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
+    ...options,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.addSchema(ErrorResponse)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Funnel',
+        version: API_VERSION,
+        description: 'Retrieval and reranking service: ONNX embeddings, HNSW with a Matryoshka funnel, exact rescoring.',
+      },
+      tags: [
+        { name: 'health' },
+        { name: 'collections' },
+        { name: 'documents' },
+        { name: 'search' },
+        { name: 'embeddings' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isFunnelError(error)) {
+      if (error.statusCode >= 500) request.log.error({ err: error }, error.message)
+      return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      const message = error.validation !== undefined ? validationMessage(error) : error.message
+      return reply.code(status).send({ error: { code: frameworkErrorCode(error), message } })
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return reply.code(500).send({ error: { code: 'internal_error', message: 'internal error; see the server log for request ' + request.id } })
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'route_not_found', message: `no route for ${request.method} ${request.url.split('?')[0]}` } }),
+  )
+
+  await app.register(storePlugin, { config })
+  await app.register(modelsPlugin, { config })
+  await app.register(pipelinePlugin, { config })
+
+  await app.register(healthRoutes)
+  await app.register(collectionsRoutes)
+  await app.register(documentsRoutes, { config })
+  await app.register(searchRoutes)
+  await app.register(embeddingsRoutes, { config })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  return app
+}

@@ -1,0 +1,166 @@
+import { access, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { OnnxSession, padToTensor, tensorToFloat32, type OnnxFeeds, type SessionOptions } from './onnx.js'
+import { TextTokenizer, type TokenizedText } from './tokenizer.js'
+import { l2Normalize } from '../retrieval/vector-math.js'
+
+export type Pooling = 'mean' | 'cls' | 'in-graph'
+export type InputKind = 'query' | 'document'
+
+/** Facts about a model that its folder may not state; the models manifest supplies them. */
+export interface EmbeddingModelOptions {
+  id: string
+  maxLength?: number
+  pooling?: Pooling
+  normalize?: boolean
+  prefixes?: { query: string; document: string }
+  matryoshkaDims?: number[]
+  batchSize?: number
+  session?: SessionOptions
+}
+
+export interface EmbeddingBatch {
+  vectors: Float32Array[]
+  /** Tokens fed to the model per input, after truncation. */
+  tokenCounts: number[]
+  /** Whether each input was cut to the model's maximum length. */
+  truncated: boolean[]
+}
+
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  )
+
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  if (!(await exists(file))) return undefined
+  return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+}
+
+async function findOnnxFile(dir: string): Promise<string> {
+  for (const candidate of ['onnx/model.onnx', 'model.onnx']) {
+    const file = path.join(dir, candidate)
+    if (await exists(file)) return file
+  }
+  throw new Error(`no ONNX model in ${dir} (looked for onnx/model.onnx and model.onnx)`)
+}
+
+/** Reads pooling from sentence-transformers' 1_Pooling/config.json. */
+async function readPooling(dir: string): Promise<Pooling | undefined> {
+  const config = await readJson(path.join(dir, '1_Pooling', 'config.json'))
+  if (config === undefined) return undefined
+  if (config.pooling_mode_cls_token === true) return 'cls'
+  if (config.pooling_mode_mean_tokens === true) return 'mean'
+  throw new Error(`${dir}/1_Pooling/config.json: only mean and CLS pooling are supported`)
+}
+
+async function readMaxLength(dir: string): Promise<number | undefined> {
+  const st = await readJson(path.join(dir, 'sentence_bert_config.json'))
+  if (typeof st?.max_seq_length === 'number') return st.max_seq_length
+  const config = await readJson(path.join(dir, 'config.json'))
+  if (typeof config?.max_position_embeddings === 'number') return config.max_position_embeddings
+  return undefined
+}
+
+/**
+ * A Hugging Face ONNX encoder export (or Funnel's static model) that turns texts into unit vectors.
+ * Inputs are length-sorted and batched so padding stays small; pooling follows the model's own config.
+ *
+ * @example
+ *   const model = await EmbeddingModel.load('models/sentence-transformers/all-MiniLM-L6-v2', { id: 'minilm' })
+ *   const { vectors } = await model.embed(['hello world'], 'query')
+ *   await model.dispose()
+ */
+export class EmbeddingModel {
+  private constructor(
+    readonly id: string,
+    readonly dims: number,
+    readonly maxLength: number,
+    readonly pooling: Pooling,
+    readonly matryoshkaDims: readonly number[],
+    private readonly session: OnnxSession,
+    private readonly tokenizer: TextTokenizer,
+    private readonly options: EmbeddingModelOptions,
+    private readonly outputName: string,
+  ) {}
+
+  static async load(dir: string, options: EmbeddingModelOptions): Promise<EmbeddingModel> {
+    const onnxFile = await findOnnxFile(dir)
+    const tokenizer = await TextTokenizer.fromDirectory(dir)
+    const session = await OnnxSession.open(onnxFile, options.session)
+    try {
+      const inGraph = session.outputNames.includes('sentence_embedding')
+      const pooling: Pooling = inGraph ? 'in-graph' : (options.pooling ?? (await readPooling(dir)) ?? 'mean')
+      const outputName = inGraph
+        ? 'sentence_embedding'
+        : session.outputNames.includes('last_hidden_state')
+          ? 'last_hidden_state'
+          : session.outputNames[0]!
+      const maxLength = options.maxLength ?? (await readMaxLength(dir)) ?? 512
+      const partial = new EmbeddingModel(options.id, 0, maxLength, pooling, [], session, tokenizer, options, outputName)
+      const probe = await partial.runBatch([tokenizer.encode('dimension probe', maxLength)])
+      const dims = probe[0]!.length
+      return new EmbeddingModel(options.id, dims, maxLength, pooling, options.matryoshkaDims ?? [], session, tokenizer, options, outputName)
+    } catch (error) {
+      await session.dispose()
+      throw error
+    }
+  }
+
+  /** Embeds texts in length-sorted batches; vectors come back in input order. */
+  async embed(texts: readonly string[], kind: InputKind = 'document'): Promise<EmbeddingBatch> {
+    const prefix = this.options.prefixes?.[kind] ?? ''
+    const encoded = texts.map((text) => this.tokenizer.encode(prefix + text, this.maxLength))
+    const order = encoded.map((_, i) => i).sort((a, b) => encoded[a]!.ids.length - encoded[b]!.ids.length)
+    const vectors = new Array<Float32Array>(texts.length)
+    const batchSize = this.options.batchSize ?? 32
+    for (let start = 0; start < order.length; start += batchSize) {
+      const slice = order.slice(start, start + batchSize)
+      const out = await this.runBatch(slice.map((i) => encoded[i]!))
+      slice.forEach((inputIndex, j) => (vectors[inputIndex] = out[j]!))
+    }
+    return {
+      vectors,
+      tokenCounts: encoded.map((e) => e.ids.length),
+      truncated: encoded.map((e) => e.truncatedTokens > 0),
+    }
+  }
+
+  private async runBatch(batch: readonly TokenizedText[]): Promise<Float32Array[]> {
+    const { tensor: inputIds, maxLen } = padToTensor(batch.map((b) => b.ids))
+    const feeds: OnnxFeeds = { input_ids: inputIds }
+    const mask = padToTensor(batch.map((b) => b.ids.map(() => 1))).tensor
+    if (this.session.inputNames.includes('attention_mask')) feeds.attention_mask = mask
+    if (this.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = padToTensor(batch.map((b) => b.typeIds)).tensor
+    const output = (await this.session.run(feeds, [this.outputName]))[this.outputName]!
+    const data = tensorToFloat32(output)
+    const normalize = this.options.normalize ?? true
+    if (this.pooling === 'in-graph') {
+      const dims = output.dims[1]!
+      return batch.map((_, b) => maybeNormalize(Float32Array.from(data.subarray(b * dims, (b + 1) * dims)), normalize))
+    }
+    const hidden = output.dims[2]!
+    return batch.map((item, b) => {
+      const base = b * maxLen * hidden
+      const pooled = new Float32Array(hidden)
+      if (this.pooling === 'cls') {
+        pooled.set(data.subarray(base, base + hidden))
+      } else {
+        const length = item.ids.length
+        for (let t = 0; t < length; t++) {
+          const row = base + t * hidden
+          for (let h = 0; h < hidden; h++) pooled[h]! += data[row + h]!
+        }
+        for (let h = 0; h < hidden; h++) pooled[h] = pooled[h]! / Math.max(length, 1)
+      }
+      return maybeNormalize(pooled, normalize)
+    })
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.dispose()
+  }
+}
+
+const maybeNormalize = (vector: Float32Array, normalize: boolean) => (normalize ? l2Normalize(vector) : vector)

@@ -1,0 +1,117 @@
+import { access } from 'node:fs/promises'
+import path from 'node:path'
+import { EmbeddingModel } from '../inference/embedding-model.js'
+import type { SessionOptions } from '../inference/onnx.js'
+import { ensureDefaultModel } from '../inference/static-model/ensure-default-model.js'
+import { errors } from '../errors.js'
+import { findModel, modelDirectory, type Manifest, type ModelEntry } from './manifest.js'
+
+export interface ModelRegistryOptions {
+  modelsDir: string
+  manifest: Manifest
+  defaultEmbeddingModel: string
+  buildDefaultModel: boolean
+  batchSize: number
+  session: SessionOptions
+  log: (obj: object, msg: string) => void
+}
+
+const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/
+
+const hasOnnx = async (dir: string) => {
+  for (const file of ['onnx/model.onnx', 'model.onnx']) {
+    const found = await access(path.join(dir, file)).then(
+      () => true,
+      () => false,
+    )
+    if (found) return true
+  }
+  return false
+}
+
+/**
+ * Owns every loaded embedding model: loads on first use (once, even under concurrent requests),
+ * answers which ids are usable, and disposes all sessions on close.
+ *
+ * Known ids are the manifest's embedding entries plus any folder under the models directory that holds
+ * an ONNX export (so users can drop in their own models without editing the manifest).
+ */
+export class ModelRegistry {
+  private readonly loading = new Map<string, Promise<EmbeddingModel>>()
+
+  constructor(private readonly options: ModelRegistryOptions) {}
+
+  get defaultModelId(): string {
+    return this.options.defaultEmbeddingModel
+  }
+
+  manifestEntry(id: string): ModelEntry | undefined {
+    return findModel(this.options.manifest, id)
+  }
+
+  /** Embedding model ids listed in the manifest (whether or not their files are present). */
+  knownEmbeddingModels(): string[] {
+    return this.options.manifest.models.filter((m) => m.task === 'embedding').map((m) => m.id)
+  }
+
+  /** Ids of models that are loaded now. */
+  loadedModels(): string[] {
+    return [...this.loading.keys()]
+  }
+
+  async embedder(id: string = this.defaultModelId): Promise<EmbeddingModel> {
+    // Ids become folder names: refuse anything that could climb out of the models directory.
+    if (!MODEL_ID_PATTERN.test(id) || id.split('/').includes('..')) throw errors.unknownModel(id, this.knownEmbeddingModels())
+    let pending = this.loading.get(id)
+    if (pending === undefined) {
+      pending = this.load(id)
+      this.loading.set(id, pending)
+      pending.catch(() => this.loading.delete(id))
+    }
+    return pending
+  }
+
+  /** Throws the catalogue's unknown_model error unless `id` can be loaded. */
+  async assertUsable(id: string): Promise<void> {
+    await this.embedder(id)
+  }
+
+  private async load(id: string): Promise<EmbeddingModel> {
+    const entry = this.manifestEntry(id)
+    const dir = await this.resolveDirectory(id, entry)
+    const started = performance.now()
+    const model = await EmbeddingModel.load(dir, {
+      id,
+      ...(entry?.max_length !== undefined && { maxLength: entry.max_length }),
+      ...(entry?.pooling !== undefined && entry.pooling !== 'in-graph' && { pooling: entry.pooling }),
+      ...(entry?.normalize !== undefined && { normalize: entry.normalize }),
+      ...(entry?.prefixes !== undefined && { prefixes: entry.prefixes }),
+      ...(entry?.matryoshka_dims !== undefined && { matryoshkaDims: entry.matryoshka_dims }),
+      batchSize: this.options.batchSize,
+      session: this.options.session,
+    })
+    this.options.log({ model: id, dims: model.dims, pooling: model.pooling, ms: Math.round(performance.now() - started) }, 'embedding model loaded')
+    return model
+  }
+
+  private async resolveDirectory(id: string, entry: ModelEntry | undefined): Promise<string> {
+    if (entry?.source.kind === 'build') {
+      if (!this.options.buildDefaultModel && !(await hasOnnx(modelDirectory(this.options.modelsDir, id)))) {
+        throw errors.modelUnavailable(id, 'not built yet and FUNNEL_BUILD_DEFAULT_MODEL is off; run npm run models:build-default')
+      }
+      return ensureDefaultModel(this.options.modelsDir, this.options.log)
+    }
+    const dir = modelDirectory(this.options.modelsDir, id)
+    if (await hasOnnx(dir)) return dir
+    if (entry !== undefined) throw errors.modelUnavailable(id, `files missing in ${dir}; run npm run models:pull -- ${id}`)
+    throw errors.unknownModel(id, this.knownEmbeddingModels())
+  }
+
+  async close(): Promise<void> {
+    const pending = [...this.loading.values()]
+    this.loading.clear()
+    for (const result of await Promise.allSettled(pending)) {
+      if (result.status === 'fulfilled') await result.value.dispose()
+    }
+  }
+}

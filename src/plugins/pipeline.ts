@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import type { Config } from '../config.js'
+import { CollectionService } from '../pipeline/collections.js'
+import { SearchPipeline } from '../pipeline/search.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    collections: CollectionService
+    searchPipeline: SearchPipeline
+  }
+}
+
+/** Collections (store + HNSW indexes) and the search pipeline; saves every index on close. */
+export default fp(
+  async (app, opts: { config: Config }) => {
+    const { config } = opts
+    const collections = new CollectionService({
+      store: app.store,
+      models: app.models,
+      dataDir: config.dataDir,
+      indexSaveIntervalMs: config.indexSaveIntervalMs,
+      log: (obj, msg) => app.log.info(obj, msg),
+    })
+    await collections.open()
+    await collections.removeOrphanIndexFiles()
+    app.decorate('collections', collections)
+    app.decorate('searchPipeline', new SearchPipeline(collections, app.models, { maxTopK: config.maxTopK }))
+    app.addHook('onClose', async () => collections.close())
+  },
+  { name: 'funnel-pipeline', dependencies: ['funnel-store', 'funnel-models'] },
+)

@@ -1,0 +1,176 @@
+import hnswlib from 'hnswlib-node'
+import { createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { open, readFile, rename, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { truncateAndNormalize } from './vector-math.js'
+
+export interface HnswSettings {
+  dims: number
+  m: number
+  efConstruction: number
+  efSearch: number
+}
+
+/** What the sidecar file records about a saved index, so a stale or damaged file is never trusted. */
+interface IndexMeta {
+  version: 1
+  seq: number
+  dims: number
+  m: number
+  efConstruction: number
+  bytes: number
+  sha256: string
+}
+
+export interface Neighbour {
+  label: number
+  /** Inner product at the index dims (vectors are unit length, so this is the cosine). */
+  similarity: number
+}
+
+const INITIAL_CAPACITY = 1024
+
+async function sha256File(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex')
+}
+
+async function writeFileDurably(file: string, data: string): Promise<void> {
+  const tmp = `${file}.tmp`
+  const handle = await open(tmp, 'w')
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(tmp, file)
+}
+
+/**
+ * An hnswlib index over the first `dims` components of each vector (renormalised): the coarse stage of
+ * the Matryoshka funnel. Labels are the store's document labels. Persisted as `<base>.hnsw` plus a
+ * `<base>.meta.json` sidecar holding the write sequence it reflects and the file's sha256, so a
+ * truncated or half-written file is detected before hnswlib reads it.
+ *
+ * @example
+ *   const index = DenseIndex.create(settings)
+ *   index.upsert(7, fullVector)
+ *   index.search(queryVector, 10) // [{ label: 7, similarity: 0.93 }]
+ */
+export class DenseIndex {
+  /** Write sequence of the store that the in-memory index reflects. */
+  seq = 0
+  private dirty = false
+  private live = 0
+
+  private constructor(
+    private readonly inner: hnswlib.HierarchicalNSW,
+    readonly settings: HnswSettings,
+  ) {}
+
+  static create(settings: HnswSettings, capacity = INITIAL_CAPACITY): DenseIndex {
+    const inner = new hnswlib.HierarchicalNSW('ip', settings.dims)
+    inner.initIndex({ maxElements: Math.max(capacity, 16), m: settings.m, efConstruction: settings.efConstruction, randomSeed: 100 })
+    return new DenseIndex(inner, settings)
+  }
+
+  /**
+   * Loads a saved index if its sidecar matches the file byte-for-byte and the settings; returns
+   * undefined (never throws) when the caller should rebuild instead, with the reason.
+   */
+  static async load(base: string, settings: HnswSettings): Promise<{ index?: DenseIndex; reason: string }> {
+    let meta: IndexMeta
+    try {
+      meta = JSON.parse(await readFile(`${base}.meta.json`, 'utf8')) as IndexMeta
+    } catch {
+      return { reason: 'no saved index' }
+    }
+    if (meta.dims !== settings.dims || meta.m !== settings.m) return { reason: 'saved index has other settings' }
+    const file = `${base}.hnsw`
+    const info = await stat(file).catch(() => undefined)
+    if (info === undefined || info.size !== meta.bytes) return { reason: 'saved index file missing or truncated' }
+    if ((await sha256File(file)) !== meta.sha256) return { reason: 'saved index checksum mismatch' }
+    const inner = new hnswlib.HierarchicalNSW('ip', settings.dims)
+    await inner.readIndex(file)
+    const index = new DenseIndex(inner, settings)
+    index.seq = meta.seq
+    index.live = inner.getIdsList().length
+    return { index, reason: 'loaded' }
+  }
+
+  get size(): number {
+    return this.live
+  }
+
+  get isDirty(): boolean {
+    return this.dirty
+  }
+
+  upsert(label: number, fullVector: Float32Array): void {
+    const point = Array.from(truncateAndNormalize(fullVector, this.settings.dims))
+    const known = this.has(label)
+    if (!known && this.inner.getCurrentCount() >= this.inner.getMaxElements()) {
+      this.inner.resizeIndex(this.inner.getMaxElements() * 2)
+    }
+    this.inner.addPoint(point, label)
+    if (!known) this.live++
+    this.dirty = true
+  }
+
+  remove(label: number): void {
+    if (!this.has(label)) return
+    this.inner.markDelete(label)
+    this.live--
+    this.dirty = true
+  }
+
+  private has(label: number): boolean {
+    try {
+      this.inner.getPoint(label)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Nearest neighbours by inner product at the index dims; `allowed` restricts the labels considered. */
+  search(fullQuery: Float32Array, k: number, allowed?: ReadonlySet<number>): Neighbour[] {
+    if (this.live === 0 || k <= 0) return []
+    const query = Array.from(truncateAndNormalize(fullQuery, this.settings.dims))
+    const want = Math.min(k, this.live)
+    this.inner.setEf(Math.max(this.settings.efSearch, want))
+    const result =
+      allowed === undefined
+        ? this.inner.searchKnn(query, want)
+        : this.inner.searchKnn(query, Math.min(want, allowed.size), (label) => allowed.has(label))
+    return result.neighbors.map((label, i) => ({ label, similarity: 1 - result.distances[i]! }))
+  }
+
+  /** Writes the index and its sidecar atomically (temp file, fsync, rename). */
+  async save(base: string): Promise<void> {
+    mkdirSync(path.dirname(base), { recursive: true })
+    const seq = this.seq
+    const file = `${base}.hnsw`
+    const tmp = `${file}.tmp`
+    // Synchronous on purpose: the async variant serialises on a worker thread while the event loop may
+    // keep mutating the graph, which hnswlib does not guard against.
+    this.inner.writeIndexSync(tmp)
+    const handle = await open(tmp, 'r+')
+    await handle.sync()
+    await handle.close()
+    const bytes = (await stat(tmp)).size
+    const sha256 = await sha256File(tmp)
+    // The meta must never describe a file that is not there: drop it first, rename, then write it.
+    await rm(`${base}.meta.json`, { force: true })
+    await rename(tmp, file)
+    const meta: IndexMeta = { version: 1, seq, dims: this.settings.dims, m: this.settings.m, efConstruction: this.settings.efConstruction, bytes, sha256 }
+    await writeFileDurably(`${base}.meta.json`, JSON.stringify(meta))
+    if (this.seq === seq) this.dirty = false
+  }
+
+  static async removeFiles(base: string): Promise<void> {
+    await Promise.all(['.hnsw', '.hnsw.tmp', '.meta.json', '.meta.json.tmp'].map((ext) => rm(base + ext, { force: true })))
+  }
+}
+

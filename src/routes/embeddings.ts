@@ -1,0 +1,73 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { Config } from '../config.js'
+import { errors } from '../errors.js'
+import { checkDimensions } from '../pipeline/collections.js'
+import { truncateAndNormalize } from '../retrieval/vector-math.js'
+import { errorResponses } from './schemas.js'
+
+const EmbeddingsBody = Type.Object(
+  {
+    input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], { description: 'a text or an array of texts' }),
+    model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
+    dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'Matryoshka truncation: first n dims, renormalised' })),
+    encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')], { default: 'float' })),
+    input_type: Type.Optional(Type.Union([Type.Literal('query'), Type.Literal('document')], { description: 'selects the model prefix (e5, nomic); default document' })),
+    user: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+)
+
+const EmbeddingsResponse = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(
+    Type.Object({
+      object: Type.Literal('embedding'),
+      index: Type.Integer(),
+      embedding: Type.Union([Type.Array(Type.Number()), Type.String({ description: 'base64 little-endian float32 when encoding_format=base64' })]),
+    }),
+  ),
+  model: Type.String(),
+  usage: Type.Object({ prompt_tokens: Type.Integer(), total_tokens: Type.Integer() }),
+  truncated: Type.Array(Type.Integer(), { description: 'indexes of inputs cut to the model maximum length' }),
+})
+
+/** OpenAI-compatible embeddings, so existing OpenAI clients work by changing the base URL. */
+const embeddings: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opts) => {
+  app.post(
+    '/v1/embeddings',
+    {
+      schema: {
+        tags: ['embeddings'],
+        summary: 'Create embeddings (OpenAI-compatible)',
+        body: EmbeddingsBody,
+        response: { 200: EmbeddingsResponse, ...errorResponses(400, 413, 503) },
+      },
+    },
+    async (request) => {
+      const { body } = request
+      const texts = typeof body.input === 'string' ? [body.input] : body.input
+      if (texts.length > opts.config.maxEmbeddingInputs) throw errors.batchTooLarge('input', texts.length, opts.config.maxEmbeddingInputs)
+      texts.forEach((t, i) => {
+        if (t.trim() === '') throw errors.invalidValue(typeof body.input === 'string' ? 'input' : `input[${i}]`, t, 'texts must contain a non-whitespace character')
+      })
+      const model = await app.models.embedder(body.model ?? app.models.defaultModelId)
+      if (body.dimensions !== undefined) checkDimensions('dimensions', body.dimensions, model.dims, model.matryoshkaDims)
+      const result = await model.embed(texts, body.input_type ?? 'document')
+      const tokens = result.tokenCounts.reduce((a, b) => a + b, 0)
+      return {
+        object: 'list' as const,
+        data: result.vectors.map((vector, index) => {
+          const v = body.dimensions === undefined ? vector : truncateAndNormalize(vector, body.dimensions)
+          const embedding = body.encoding_format === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v)
+          return { object: 'embedding' as const, index, embedding }
+        }),
+        model: model.id,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+        truncated: result.truncated.flatMap((t, i) => (t ? [i] : [])),
+      }
+    },
+  )
+}
+
+export default embeddings

@@ -1,0 +1,40 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { errors } from '../errors.js'
+import { errorResponses } from './schemas.js'
+
+const health: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: the process is up',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: the default model is loaded and storage is open',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready'), models: Type.Array(Type.String()) }),
+          ...errorResponses(503),
+        },
+      },
+    },
+    async () => {
+      if (!app.store.isOpen) throw errors.notReady('storage is closed')
+      const pending = app.modelsNotReady()
+      if (pending !== undefined) throw errors.notReady(pending)
+      return { status: 'ready' as const, models: app.models.loadedModels() }
+    },
+  )
+}
+
+export default health
