@@ -92,12 +92,25 @@ export function padToTensor(rows: readonly (readonly number[])[], padValue = 0):
   return { tensor: int64Tensor(data, [rows.length, maxLen]), maxLen }
 }
 
+/** IEEE 754 half-precision bits to a number (Node 20 has no Float16Array; ORT hands back raw bits). */
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1
+  const exponent = (bits >> 10) & 0x1f
+  const fraction = bits & 0x3ff
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024)
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024)
+}
+
 /** Reads a float tensor's data (float32, or float16 converted) as a Float32Array. */
 export function tensorToFloat32(tensor: OnnxTensor): Float32Array {
   if (tensor.type === 'float32') return tensor.data as Float32Array
   if (tensor.type === 'float16') {
-    const src = tensor.data as unknown as ArrayLike<number>
-    return Float32Array.from(src as ArrayLike<number>)
+    const bits = tensor.data as unknown as Uint16Array
+    if (!(bits instanceof Uint16Array)) return Float32Array.from(bits as ArrayLike<number>)
+    const out = new Float32Array(bits.length)
+    for (let i = 0; i < bits.length; i++) out[i] = halfToFloat(bits[i]!)
+    return out
   }
   throw new Error(`expected a float tensor, got ${tensor.type}`)
 }

@@ -1,0 +1,50 @@
+import t from 'tap'
+import { EmbeddingModel } from '../../src/inference/embedding-model.js'
+import { l2Normalize } from '../../src/retrieval/vector-math.js'
+import { fixtureModelDir, readGolden, type EmbedderGolden } from '../helpers/fixture-models.js'
+
+const close = (t: Tap.Test, actual: Float32Array, expected: number[], tol: number, msg: string) => {
+  const worst = Math.max(...expected.map((v, i) => Math.abs(v - actual[i]!)))
+  t.ok(worst < tol, `${msg} (max abs diff ${worst.toExponential(2)})`)
+}
+
+for (const name of ['tiny-bert-mean', 'tiny-bert-cls'] as const) {
+  t.test(`${name}: batched, length-sorted embeddings match the PyTorch golden`, async (t) => {
+    const golden = readGolden(name) as EmbedderGolden
+    const model = await EmbeddingModel.load(await fixtureModelDir(name), { id: name, batchSize: 4 })
+    t.teardown(() => model.dispose())
+    t.equal(model.pooling, golden.pooling, 'pooling read from 1_Pooling/config.json')
+    t.equal(model.dims, golden.hiddenSize)
+    t.equal(model.maxLength, golden.maxLength)
+    const texts = golden.cases.map((c) => c.text)
+    const out = await model.embed(texts)
+    t.same(out.truncated, golden.cases.map((c) => c.truncated), 'truncation reported per input')
+    t.same(out.tokenCounts, golden.cases.map((c) => c.ids.length))
+    golden.cases.forEach((c, i) => {
+      const expected = Array.from(l2Normalize(Float32Array.from(c.pooled)))
+      close(t, out.vectors[i]!, expected, 1e-4, `"${c.text.slice(0, 20)}"`)
+    })
+    const single = await model.embed([texts[1]!])
+    close(t, single.vectors[0]!, Array.from(out.vectors[1]!), 1e-5, 'padding in a batch does not change a vector')
+  })
+}
+
+t.test('query/document prefixes are applied per input kind', async (t) => {
+  const dir = await fixtureModelDir('tiny-bert-mean')
+  const plain = await EmbeddingModel.load(dir, { id: 'plain' })
+  const prefixed = await EmbeddingModel.load(dir, { id: 'e5-like', prefixes: { query: 'query: ', document: 'passage: ' } })
+  t.teardown(async () => {
+    await plain.dispose()
+    await prefixed.dispose()
+  })
+  const [q] = (await prefixed.embed(['solar power'], 'query')).vectors
+  const [expected] = (await plain.embed(['query: solar power'])).vectors
+  close(t, q!, Array.from(expected!), 1e-6, 'query prefix prepended')
+  const [d] = (await prefixed.embed(['solar power'], 'document')).vectors
+  const [expectedDoc] = (await plain.embed(['passage: solar power'])).vectors
+  close(t, d!, Array.from(expectedDoc!), 1e-6, 'document prefix prepended')
+})
+
+t.test('a folder without an ONNX file is refused with the paths looked at', async (t) => {
+  await t.rejects(EmbeddingModel.load('/nonexistent-dir', { id: 'x' }), /no ONNX model in \/nonexistent-dir \(looked for onnx\/model.onnx and model.onnx\)/)
+})
