@@ -20,7 +20,9 @@ export interface TestApp {
   config: Config
   dataDir: string
   modelsDir: string
-  /** Closes the app and rebuilds it on the same data directory (a clean restart). */
+  /** Closes the app (saving indexes), leaving the data directory for inspection or damage. */
+  stop(): Promise<void>
+  /** Closes the app if running and rebuilds it on the same data directory (a clean restart). */
   restart(): Promise<FastifyInstance>
 }
 
@@ -35,19 +37,25 @@ export async function buildTestApp(
   const dataDir = overrides.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'funnel-data-')))
   const modelsDir = overrides.modelsDir ?? (await fixtureModelsDir())
   const config = loadConfig({}, { logLevel: 'silent', embeddingModel: TEST_MODEL, buildDefaultModel: false, indexSaveIntervalMs: 50, ...overrides, dataDir, modelsDir })
+  let running = true
   const state: TestApp = {
     app: await ready(await buildApp(config)),
     config,
     dataDir,
     modelsDir,
+    async stop() {
+      if (running) await state.app.close()
+      running = false
+    },
     async restart() {
-      await state.app.close()
+      await state.stop()
       state.app = await ready(await buildApp(config))
+      running = true
       return state.app
     },
   }
   t.teardown(async () => {
-    await state.app.close()
+    await state.stop()
     await rm(dataDir, { recursive: true, force: true })
     if (overrides.modelsDir === undefined) await rm(modelsDir, { recursive: true, force: true })
   })
