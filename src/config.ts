@@ -13,7 +13,15 @@ export const ConfigSchema = Type.Object({
   modelsDir: Type.String({ default: './models', env: 'FUNNEL_MODELS_DIR' }),
   embeddingModel: Type.String({ default: 'funnel/glove-6b-100d-static', env: 'FUNNEL_EMBEDDING_MODEL' }),
   logLevel: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    [
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ],
     { default: 'info', env: 'LOG_LEVEL' },
   ),
   bodyLimitBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024, env: 'FUNNEL_BODY_LIMIT_BYTES' }),
@@ -47,10 +55,14 @@ export class ConfigError extends Error {
 /** Builds the config from defaults, then the environment, then explicit overrides (tests use these). */
 export function loadConfig(env: EnvSource = process.env, overrides: Partial<Config> = {}): Config {
   const input: Record<string, unknown> = {}
+  const rawValues: Record<string, string> = {}
   for (const [key, prop] of Object.entries(ConfigSchema.properties)) {
     const variable = (prop as { env?: string }).env
     const raw = variable === undefined ? undefined : env[variable]
-    if (raw !== undefined) input[key] = coerce(raw, prop as { type?: unknown })
+    if (raw !== undefined) {
+      input[key] = coerce(raw, prop as { type?: unknown })
+      rawValues[key] = raw
+    }
   }
   const merged = Value.Default(ConfigSchema, { ...input, ...overrides }) as Record<string, unknown>
   const problems = [...Value.Errors(ConfigSchema, merged)]
@@ -59,7 +71,8 @@ export function loadConfig(env: EnvSource = process.env, overrides: Partial<Conf
     const key = first.instancePath.replace(/^\//, '').split('/')[0] ?? ''
     const prop = (ConfigSchema.properties as Record<string, { env?: string }>)[key]
     const name = prop?.env ?? key
-    throw new ConfigError(`invalid setting ${name}=${JSON.stringify(merged[key])}: ${first.message}`)
+    const shown = rawValues[key] ?? JSON.stringify(merged[key])
+    throw new ConfigError(`invalid setting ${name}=${shown}: ${first.message}`)
   }
   const config = merged as Config
   return { ...config, dataDir: path.resolve(config.dataDir), modelsDir: path.resolve(config.modelsDir) }

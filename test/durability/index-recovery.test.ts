@@ -1,11 +1,11 @@
 import { readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 
 const docs = Array.from({ length: 40 }, (_, i) => ({ id: `d${i}`, text: `document ${i} about ${['rivers', 'stars', 'proteins', 'markets'][i % 4]} and more ${i * 7}` }))
 
-async function seeded(t: Tap.Test) {
+async function seeded(t: Test) {
   const ctx = await buildTestApp(t)
   await ctx.app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c', index: { dims: 8 } } })
   await ctx.app.inject({ method: 'PUT', url: '/v1/collections/c/documents', payload: { documents: docs } })

@@ -1,9 +1,9 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { EmbeddingModel } from '../../src/inference/embedding-model.js'
 import { l2Normalize } from '../../src/retrieval/vector-math.js'
 import { fixtureModelDir, readGolden, type EmbedderGolden } from '../helpers/fixture-models.js'
 
-const close = (t: Tap.Test, actual: Float32Array, expected: number[], tol: number, msg: string) => {
+const close = (t: Test, actual: Float32Array, expected: number[], tol: number, msg: string) => {
   const worst = Math.max(...expected.map((v, i) => Math.abs(v - actual[i]!)))
   t.ok(worst < tol, `${msg} (max abs diff ${worst.toExponential(2)})`)
 }

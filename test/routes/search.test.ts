@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { cosineAtDims } from '../../src/retrieval/vector-math.js'
 import { buildTestApp } from '../helpers/app.js'
 
@@ -9,7 +9,7 @@ const corpus = Array.from({ length: 60 }, (_, i) => ({
   metadata: { group: i % 3 === 0 ? 'a' : 'b', even: i % 2 === 0, n: i },
 }))
 
-async function setup(t: Tap.Test, indexDims: number) {
+async function setup(t: Test, indexDims: number) {
   const ctx = await buildTestApp(t)
   const { app } = ctx
   await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c', index: { dims: indexDims } } })

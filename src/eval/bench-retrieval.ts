@@ -1,0 +1,129 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { elapsedMs } from '../pipeline/candidate.js'
+import { denseSearch, rescoreAtFullDims } from '../retrieval/dense-retriever.js'
+import { DenseIndex } from '../retrieval/hnsw-index.js'
+import { loadQueries } from './beir.js'
+import { indexBeirCorpus, openHarness } from './harness.js'
+import { summarizeLatencies } from './latency.js'
+import { createProgress } from './progress.js'
+
+const USAGE = `usage: npm run bench:retrieval -- [--dataset ../shared/datasets/scifact] [--model ID] [--oversample 1,4,10]
+
+Ingest throughput, then for HNSW index dims {full, 1/2, 1/4, 1/8} with full-dim rescoring: QPS,
+p50/p95 latency and recall@10 against exact full-dim brute force, which runs in the same process.
+`
+
+interface Row {
+  method: string
+  index_dims: number
+  oversample: number | null
+  qps: number
+  p50_ms: number
+  p95_ms: number
+  recall_at_10: number
+  build_s: number | null
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      dataset: { type: 'string', default: '../shared/datasets/scifact' },
+      model: { type: 'string' },
+      oversample: { type: 'string', default: '1,4,10' },
+      'top-k': { type: 'string', default: '10' },
+      'data-dir': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const datasetDir = path.resolve(values.dataset)
+  const topK = Number(values['top-k'])
+  const oversamples = values.oversample.split(',').map(Number)
+  const app = await openHarness({ dataDir: values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-bench'), ...(values.model !== undefined && { embeddingModel: values.model }) })
+  try {
+    const model = await app.models.embedder(values.model)
+    const collection = `bench-${path.basename(datasetDir)}-${model.id.replace(/[^A-Za-z0-9]/g, '-')}`.slice(0, 64)
+    const ingest = await indexBeirCorpus(app, datasetDir, { collection, model: model.id, reuse: false })
+    const store = app.store
+    const docs = [...store.iterateDocuments(collection)]
+    const queries = [...(await loadQueries(datasetDir)).values()].map((q) => q.text)
+    const queryVectors = (await model.embed(queries, 'query')).vectors
+    const dims = model.dims
+
+    // Exact full-dim brute force over vectors held in memory: the ground truth and the speed peer.
+    const truth: Set<string>[] = []
+    const bruteLatencies: number[] = []
+    for (const q of queryVectors) {
+      const started = performance.now()
+      const top = rescoreAtFullDims(q, docs, dims, topK)
+      bruteLatencies.push(elapsedMs(started))
+      truth.push(new Set(top.map((c) => c.id)))
+    }
+    const rows: Row[] = [row('brute force (exact, in memory)', dims, null, bruteLatencies, 1, null)]
+
+    const levels = [...new Set([dims, Math.floor(dims / 2), Math.floor(dims / 4), Math.floor(dims / 8)])].filter((d) => d >= 1)
+    for (const indexDims of levels) {
+      const buildStart = performance.now()
+      const index = DenseIndex.create({ dims: indexDims, m: 16, efConstruction: 200, efSearch: 64 }, docs.length)
+      for (const doc of docs) index.upsert(doc.label, doc.vector)
+      const buildS = (performance.now() - buildStart) / 1000
+      for (const oversample of oversamples) {
+        const progress = createProgress({ label: `hnsw d=${indexDims} x${oversample}`, total: queryVectors.length })
+        const latencies: number[] = []
+        let hits = 0
+        queryVectors.forEach((q, i) => {
+          const started = performance.now()
+          const result = denseSearch(store, index, { collection, query: q, topK, oversample, rescoreDims: dims })
+          latencies.push(elapsedMs(started))
+          hits += result.candidates.filter((c) => truth[i]!.has(c.id)).length
+          progress.tick()
+        })
+        progress.done()
+        rows.push(row('hnsw + full-dim rescore', indexDims, oversample, latencies, hits / (truth.length * topK), buildS))
+      }
+    }
+    const result = {
+      dataset: path.basename(datasetDir),
+      model: model.id,
+      dims,
+      documents: docs.length,
+      queries: queryVectors.length,
+      ingest: { docs_per_second: Math.round(ingest.docsPerSecond), seconds: Math.round(ingest.seconds * 10) / 10 },
+      rows,
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+      date: new Date().toISOString(),
+    }
+    const out = values.out ?? path.join('bench-results', `bench-retrieval-${Date.now()}.json`)
+    await mkdir(path.dirname(out), { recursive: true })
+    await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+    process.stdout.write(
+      `${result.dataset}: ${docs.length} docs, ${queryVectors.length} queries, model ${model.id} (${dims} dims)\n` +
+        `ingest: ${result.ingest.docs_per_second} docs/s (embed + SQLite commit + HNSW insert)\n\n` +
+        `| method | index dims | oversample | QPS | p50 ms | p95 ms | recall@10 vs exact | build s |\n|---|---|---|---|---|---|---|---|\n` +
+        rows
+          .map((r) => `| ${r.method} | ${r.index_dims} | ${r.oversample ?? '-'} | ${r.qps} | ${r.p50_ms} | ${r.p95_ms} | ${r.recall_at_10.toFixed(3)} | ${r.build_s?.toFixed(2) ?? '-'} |`)
+          .join('\n') +
+        `\n\nresult: ${out}\n`,
+    )
+  } finally {
+    await app.close()
+  }
+}
+
+function row(method: string, indexDims: number, oversample: number | null, latencies: number[], recall: number, buildS: number | null): Row {
+  const summary = summarizeLatencies(latencies)
+  const total = latencies.reduce((a, b) => a + b, 0)
+  return { method, index_dims: indexDims, oversample, qps: Math.round((latencies.length / total) * 1000), p50_ms: summary.p50, p95_ms: summary.p95, recall_at_10: recall, build_s: buildS }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,140 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { loadQrels, loadQueries } from './beir.js'
+import { indexBeirCorpus, openHarness } from './harness.js'
+import { summarizeLatencies } from './latency.js'
+import { evaluateRun } from './metrics.js'
+import { createProgress } from './progress.js'
+import { writeTrecRun } from './trec-run.js'
+
+const USAGE = `usage: npm run eval -- --dataset DIR [--split test] [options]
+
+Indexes a BEIR-format dataset (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) through Funnel's own
+pipeline, runs every judged query and prints nDCG@10, Recall@100, MRR@10 and latency.
+
+  --dataset DIR        BEIR folder (e.g. ../shared/datasets/scifact)
+  --split NAME         qrels split (default test)
+  --model ID           embedding model (default FUNNEL_EMBEDDING_MODEL or the offline default)
+  --index-dims N       HNSW index dims (Matryoshka truncation; default full)
+  --oversample N       HNSW shortlist multiple before full-dim rescoring (default 4)
+  --dimensions N       rescoring dims (default full)
+  --top-k N            results per query (default 100)
+  --request JSON       extra search request fields merged into every query (later stages' options)
+  --collection NAME    collection to (re)use (default derived from dataset and model)
+  --reuse              keep an existing collection with the same document count
+  --data-dir DIR       where the evaluation collection lives (default a folder under the OS temp dir)
+  --out FILE           JSON result file (default bench-results/eval-<dataset>-<time>.json)
+  --run-file FILE      also write a TREC run file (for pytrec_eval cross-checks)
+`
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      dataset: { type: 'string' },
+      split: { type: 'string', default: 'test' },
+      model: { type: 'string' },
+      'index-dims': { type: 'string' },
+      oversample: { type: 'string' },
+      dimensions: { type: 'string' },
+      'top-k': { type: 'string', default: '100' },
+      request: { type: 'string' },
+      collection: { type: 'string' },
+      reuse: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      out: { type: 'string' },
+      'run-file': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help || values.dataset === undefined) {
+    process.stderr.write(USAGE)
+    process.exit(values.help ? 0 : 2)
+  }
+  const int = (name: string, raw: string | undefined): number | undefined => {
+    if (raw === undefined) return undefined
+    const n = Number(raw)
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`)
+    return n
+  }
+  const datasetDir = path.resolve(values.dataset)
+  const dataset = path.basename(datasetDir)
+  const dataDir = values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-eval')
+  const app = await openHarness({ dataDir, ...(values.model !== undefined && { embeddingModel: values.model }) })
+  try {
+    const model = values.model ?? app.models.defaultModelId
+    const indexDims = int('index-dims', values['index-dims'])
+    const collection = values.collection ?? `${dataset}-${model.replace(/[^A-Za-z0-9]/g, '-')}${indexDims === undefined ? '' : `-d${indexDims}`}`.slice(0, 64)
+    const indexing = await indexBeirCorpus(app, datasetDir, {
+      collection,
+      model,
+      ...(indexDims !== undefined && { index: { dims: indexDims } }),
+      reuse: values.reuse,
+    })
+    const qrels = await loadQrels(datasetDir, values.split)
+    const queries = await loadQueries(datasetDir)
+    const judged = [...qrels.keys()].filter((id) => queries.has(id))
+    const extra = values.request === undefined ? {} : (JSON.parse(values.request) as Record<string, unknown>)
+    const topK = int('top-k', values['top-k'])!
+    const oversample = int('oversample', values.oversample)
+    const dimensions = int('dimensions', values.dimensions)
+    const run = new Map<string, Map<string, number>>()
+    const latencies: number[] = []
+    const progress = createProgress({ label: `querying ${dataset}/${values.split}`, total: judged.length })
+    for (const qid of judged) {
+      const started = performance.now()
+      const response = await app.searchPipeline.search(collection, {
+        query: queries.get(qid)!.text,
+        top_k: topK,
+        include: [],
+        ...(oversample !== undefined && { oversample }),
+        ...(dimensions !== undefined && { dimensions }),
+        ...extra,
+      })
+      latencies.push(performance.now() - started)
+      run.set(qid, new Map(response.results.map((r) => [r.id, r.score])))
+      progress.tick()
+    }
+    progress.done()
+    const evaluation = evaluateRun(run, qrels, { ndcgAt: [10], recallAt: [100], mrrAt: [10] })
+    const latency = summarizeLatencies(latencies)
+    const result = {
+      dataset,
+      split: values.split,
+      model,
+      index_dims: indexDims ?? 'full',
+      request: { top_k: topK, oversample, dimensions, ...extra },
+      queries: evaluation.queries,
+      metrics: evaluation.mean,
+      latency_ms: latency,
+      indexing: { documents: indexing.documents, seconds: Math.round(indexing.seconds * 10) / 10, docs_per_second: Math.round(indexing.docsPerSecond), reused: indexing.reused },
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+      date: new Date().toISOString(),
+    }
+    const out = values.out ?? path.join('bench-results', `eval-${dataset}-${Date.now()}.json`)
+    await mkdir(path.dirname(out), { recursive: true })
+    await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+    if (values['run-file'] !== undefined) await writeTrecRun(values['run-file'], run, { tag: 'funnel' })
+    const m = evaluation.mean as Record<string, number>
+    process.stdout.write(
+      [
+        `dataset      ${dataset}/${values.split} (${evaluation.queries} queries)`,
+        `model        ${model} (index dims ${indexDims ?? 'full'})`,
+        `nDCG@10      ${m['ndcg@10']!.toFixed(4)}`,
+        `Recall@100   ${m['recall@100']!.toFixed(4)}`,
+        `MRR@10       ${m['mrr@10']!.toFixed(4)}`,
+        `latency ms   p50 ${latency.p50}  p95 ${latency.p95}  (per query, in-process)`,
+        `result       ${out}`,
+        '',
+      ].join('\n'),
+    )
+  } finally {
+    await app.close()
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`eval failed: ${(error as Error).message}\n`)
+  process.exit(1)
+})
