@@ -89,6 +89,9 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
     reply.code(404).send({ error: { code: 'route_not_found', message: `no route for ${request.method} ${request.url.split('?')[0]}` } }),
   )
 
+  // -- production plugins (auth, limits, metrics, load shedding) are registered here --
+  // -- end production plugins --
+
   await app.register(storePlugin, { config })
   await app.register(modelsPlugin, { config })
   await app.register(pipelinePlugin, { config })
