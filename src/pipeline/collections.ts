@@ -150,7 +150,10 @@ export class CollectionService {
   async describe(name: string): Promise<CollectionInfo> {
     const row = this.store.requireCollection(name)
     const stored = this.store.db
-      .prepare('SELECT coalesce(sum(length(vector) + length(text) + coalesce(length(metadata), 0)), 0) AS bytes FROM documents WHERE collection = ?')
+      .prepare(
+        `SELECT coalesce(sum(length(v.vector) + length(d.text) + coalesce(length(d.metadata), 0)), 0) AS bytes
+         FROM documents d JOIN vectors v ON v.label = d.label WHERE d.collection = ?`,
+      )
       .get(name) as { bytes: number }
     const indexBytes = (await stat(`${this.indexBase(name)}.hnsw`).catch(() => undefined))?.size ?? 0
     return {

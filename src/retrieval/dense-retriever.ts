@@ -1,6 +1,6 @@
 import type { Candidate } from '../pipeline/candidate.js'
 import { elapsedMs } from '../pipeline/candidate.js'
-import type { SqliteStore, StoredDocument } from '../store/sqlite-store.js'
+import type { SqliteStore } from '../store/sqlite-store.js'
 import type { DenseIndex } from './hnsw-index.js'
 import { cosineAtDims } from './vector-math.js'
 
@@ -23,43 +23,45 @@ export interface DenseSearchResult {
   strategy: 'hnsw' | 'exact'
 }
 
+export interface ScoredLabel {
+  label: number
+  score: number
+}
+
 /** Below this many filter matches, scoring them all exactly beats asking HNSW to skip the rest. */
 const EXACT_FILTER_LIMIT = 2048
 
-const toCandidate = (doc: StoredDocument, score: number): Candidate => ({
-  id: doc.id,
-  text: doc.text,
-  score,
-  scores: { dense: score },
-  ...(doc.metadata !== null && { metadata: doc.metadata }),
-})
-
-/** Scores `docs` exactly at `dims` and returns the best `topK`, best first. */
-export function rescoreAtFullDims(query: Float32Array, docs: Iterable<StoredDocument>, dims: number, topK: number): Candidate[] {
-  const scored: Candidate[] = []
-  for (const doc of docs) scored.push(toCandidate(doc, cosineAtDims(query, doc.vector, dims)))
-  scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+/** Exact cosine at `dims` for each (label, vector); the best `topK`, best first (ties by label). */
+export function rescoreAtFullDims(query: Float32Array, vectors: Iterable<[number, Float32Array]>, dims: number, topK: number): ScoredLabel[] {
+  const scored: ScoredLabel[] = []
+  for (const [label, vector] of vectors) scored.push({ label, score: cosineAtDims(query, vector, dims) })
+  scored.sort((a, b) => b.score - a.score || a.label - b.label)
   return scored.slice(0, topK)
+}
+
+/** Reads text and metadata for the final hits only. */
+function hydrate(store: SqliteStore, collection: string, hits: readonly ScoredLabel[]): Candidate[] {
+  const docs = store.documentsByLabels(collection, hits.map((h) => h.label))
+  return hits.flatMap((hit) => {
+    const doc = docs.get(hit.label)
+    if (doc === undefined) return []
+    return [{ id: doc.id, text: doc.text, score: hit.score, scores: { dense: hit.score }, ...(doc.metadata !== null && { metadata: doc.metadata }) }]
+  })
 }
 
 /**
  * The Matryoshka funnel: a coarse HNSW search on truncated vectors for topK × oversample candidates,
- * then exact cosine at full (or requested) dims on the shortlist, read from the durable store.
+ * then exact cosine at full (or requested) dims on the shortlist's vectors, read from the durable
+ * store; text and metadata are read for the final topK only.
  */
 export function denseSearch(store: SqliteStore, index: DenseIndex, input: DenseSearchInput): DenseSearchResult {
   const started = performance.now()
   const allowed = input.filter === undefined ? undefined : store.labelsMatching(input.collection, input.filter)
-  if (allowed !== undefined && allowed.size <= EXACT_FILTER_LIMIT) {
-    const docs = store.documentsByLabels(input.collection, [...allowed])
-    const retrieveMs = elapsedMs(started)
-    const rescoreStart = performance.now()
-    const candidates = rescoreAtFullDims(input.query, docs.values(), input.rescoreDims, input.topK)
-    return { candidates, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: 'exact' }
-  }
-  const shortlist = index.search(input.query, input.topK * input.oversample, allowed)
+  const exact = allowed !== undefined && allowed.size <= EXACT_FILTER_LIMIT
+  const shortlist = exact ? [...allowed] : index.search(input.query, input.topK * input.oversample, allowed).map((n) => n.label)
   const retrieveMs = elapsedMs(started)
   const rescoreStart = performance.now()
-  const docs = store.documentsByLabels(input.collection, shortlist.map((n) => n.label))
-  const candidates = rescoreAtFullDims(input.query, docs.values(), input.rescoreDims, input.topK)
-  return { candidates, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: 'hnsw' }
+  const hits = rescoreAtFullDims(input.query, store.vectorsByLabels(shortlist), input.rescoreDims, input.topK)
+  const candidates = hydrate(store, input.collection, hits)
+  return { candidates, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: exact ? 'exact' : 'hnsw' }
 }

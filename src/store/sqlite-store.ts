@@ -23,11 +23,14 @@ export interface CollectionRow {
   seq: number
 }
 
-export interface StoredDocument {
+export interface DocumentRecord {
   label: number
   id: string
   text: string
   metadata: Record<string, unknown> | null
+}
+
+export interface StoredDocument extends DocumentRecord {
   vector: Float32Array
 }
 
@@ -57,9 +60,13 @@ CREATE TABLE IF NOT EXISTS documents (
   id TEXT NOT NULL,
   text TEXT NOT NULL,
   metadata TEXT,
-  vector BLOB NOT NULL,
   seq INTEGER NOT NULL,
   UNIQUE (collection, id)
+);
+-- Vectors apart from text, so rescoring a shortlist reads a few small rows and never touches text pages.
+CREATE TABLE IF NOT EXISTS vectors (
+  label INTEGER PRIMARY KEY REFERENCES documents(label) ON DELETE CASCADE,
+  vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_by_seq ON documents (collection, seq);
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -81,13 +88,19 @@ interface RawCollection {
   seq: number
 }
 
-interface RawDocument {
+interface RawRecord {
   label: number
   id: string
   text: string
   metadata: string | null
+}
+
+interface RawDocument extends RawRecord {
   vector: Buffer
 }
+
+const DOCUMENT_COLUMNS = 'd.label AS label, d.id AS id, d.text AS text, d.metadata AS metadata, v.vector AS vector'
+const DOCUMENT_JOIN = 'documents d JOIN vectors v ON v.label = d.label'
 
 const toCollection = (row: RawCollection): CollectionRow => ({
   name: row.name,
@@ -100,13 +113,25 @@ const toCollection = (row: RawCollection): CollectionRow => ({
   seq: row.seq,
 })
 
-const toDocument = (row: RawDocument): StoredDocument => ({
+const toRecord = (row: RawRecord): DocumentRecord => ({
   label: row.label,
   id: row.id,
   text: row.text,
   metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, unknown>),
-  vector: blobToVector(row.vector),
 })
+
+const toDocument = (row: RawDocument): StoredDocument => ({ ...toRecord(row), vector: blobToVector(row.vector) })
+
+/** Runs `query` over `labels` in chunks that stay under SQLite's bound-parameter limit. */
+function inChunks<T>(labels: readonly number[], query: (placeholders: string, part: readonly number[]) => T[]): T[] {
+  const out: T[] = []
+  const chunk = 500
+  for (let i = 0; i < labels.length; i += chunk) {
+    const part = labels.slice(i, i + chunk)
+    out.push(...query(part.map(() => '?').join(','), part))
+  }
+  return out
+}
 
 /**
  * The durable store: collections, documents and their full-dimension vectors in one SQLite file.
@@ -165,6 +190,7 @@ export class SqliteStore {
 
   deleteCollection(name: string): boolean {
     return this.transaction(() => {
+      this.db.prepare('DELETE FROM vectors WHERE label IN (SELECT label FROM documents WHERE collection = ?)').run(name)
       this.db.prepare('DELETE FROM documents WHERE collection = ?').run(name)
       this.db.prepare('DELETE FROM tombstones WHERE collection = ?').run(name)
       return this.db.prepare('DELETE FROM collections WHERE name = ?').run(name).changes > 0
@@ -190,14 +216,16 @@ export class SqliteStore {
   upsertDocuments(collection: string, docs: readonly DocumentWrite[]): { seq: number; labels: number[] } {
     const seq = this.bumpSeq(collection)
     const statement = this.db.prepare(
-      `INSERT INTO documents (collection, id, text, metadata, vector, seq) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT(collection, id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata,
-         vector = excluded.vector, seq = excluded.seq
+      `INSERT INTO documents (collection, id, text, metadata, seq) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(collection, id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata, seq = excluded.seq
        RETURNING label`,
     )
+    const vector = this.db.prepare('INSERT INTO vectors (label, vector) VALUES (?, ?) ON CONFLICT(label) DO UPDATE SET vector = excluded.vector')
     const labels = docs.map((doc) => {
       const metadata = doc.metadata === undefined ? null : JSON.stringify(doc.metadata)
-      return (statement.get(collection, doc.id, doc.text, metadata, vectorToBlob(doc.vector), seq) as { label: number }).label
+      const label = (statement.get(collection, doc.id, doc.text, metadata, seq) as { label: number }).label
+      vector.run(label, vectorToBlob(doc.vector))
+      return label
     })
     return { seq, labels }
   }
@@ -219,34 +247,33 @@ export class SqliteStore {
 
   getDocument(collection: string, id: string): StoredDocument | undefined {
     const row = this.db
-      .prepare('SELECT label, id, text, metadata, vector FROM documents WHERE collection = ? AND id = ?')
+      .prepare(`SELECT ${DOCUMENT_COLUMNS} FROM ${DOCUMENT_JOIN} WHERE d.collection = ? AND d.id = ?`)
       .get(collection, id) as RawDocument | undefined
     return row === undefined ? undefined : toDocument(row)
   }
 
-  /** Documents for the given index labels, keyed by label (labels no longer stored are absent). */
-  documentsByLabels(collection: string, labels: readonly number[]): Map<number, StoredDocument> {
-    const out = new Map<number, StoredDocument>()
-    const chunk = 500
-    for (let i = 0; i < labels.length; i += chunk) {
-      const part = labels.slice(i, i + chunk)
-      const rows = this.db
-        .prepare(
-          `SELECT label, id, text, metadata, vector FROM documents
-           WHERE collection = ? AND label IN (${part.map(() => '?').join(',')})`,
-        )
-        .all(collection, ...part) as RawDocument[]
-      for (const row of rows) out.set(row.label, toDocument(row))
-    }
-    return out
+  /** Documents (without vectors) for the given index labels, keyed by label; labels no longer stored are absent. */
+  documentsByLabels(collection: string, labels: readonly number[]): Map<number, DocumentRecord> {
+    const rows = inChunks(labels, (placeholders, part) =>
+      this.db
+        .prepare(`SELECT label, id, text, metadata FROM documents WHERE collection = ? AND label IN (${placeholders})`)
+        .all(collection, ...part) as RawRecord[],
+    )
+    return new Map(rows.map((row) => [row.label, toRecord(row)]))
+  }
+
+  /** Full-dimension vectors for the given labels (the rescoring stage reads only these). */
+  vectorsByLabels(labels: readonly number[]): Map<number, Float32Array> {
+    const rows = inChunks(labels, (placeholders, part) =>
+      this.db.prepare(`SELECT label, vector FROM vectors WHERE label IN (${placeholders})`).all(...part) as { label: number; vector: Buffer }[],
+    )
+    return new Map(rows.map((row) => [row.label, blobToVector(row.vector)]))
   }
 
   /** Every stored document of a collection, in label order (for index rebuilds and evaluation). */
   *iterateDocuments(collection: string, afterSeq = 0): IterableIterator<StoredDocument> {
     const rows = this.db
-      .prepare(
-        'SELECT label, id, text, metadata, vector FROM documents WHERE collection = ? AND seq > ? ORDER BY label',
-      )
+      .prepare(`SELECT ${DOCUMENT_COLUMNS} FROM ${DOCUMENT_JOIN} WHERE d.collection = ? AND d.seq > ? ORDER BY d.label`)
       .iterate(collection, afterSeq) as IterableIterator<RawDocument>
     for (const row of rows) yield toDocument(row)
   }

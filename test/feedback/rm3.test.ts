@@ -1,0 +1,94 @@
+import Database from 'better-sqlite3'
+import t, { type Test } from 'tap'
+import { estimateRelevanceModel, expandQuery, interpolateWithQuery } from '../../src/feedback/rm3.js'
+import { Bm25Index, type TermStatistics } from '../../src/retrieval/bm25-index.js'
+
+const documents: Record<string, Record<string, number>> = {
+  d1: { apple: 3, pie: 1, crust: 2, the: 10, x: 4 },
+  d2: { apple: 1, cinnamon: 3, crust: 1 },
+  d3: { zebra: 50 },
+}
+const df: Record<string, number> = { apple: 5, pie: 4, crust: 3, the: 90, x: 1, cinnamon: 2, zebra: 1 }
+
+/** A 100-document collection; records which ids feedback asked for. */
+function fakeIndex(requested: string[][] = []): TermStatistics {
+  return {
+    analyzeQuery: (text) => text.toLowerCase().split(/\s+/).filter(Boolean),
+    termCounts: (ids) => {
+      requested.push([...ids])
+      return new Map(ids.filter((id) => id in documents).map((id) => [id, new Map(Object.entries(documents[id]!))]))
+    },
+    documentFrequencies: (terms) => new Map(terms.map((term) => [term, df[term] ?? 0])),
+    count: () => 100,
+  }
+}
+
+const close = (t: Test, actual: number | undefined, expected: number, msg: string) =>
+  t.ok(actual !== undefined && Math.abs(actual - expected) < 1e-12, `${msg}: ${actual} ~ ${expected}`)
+
+t.test('relevance model and interpolation match the hand computation', async (t) => {
+  const requested: string[][] = []
+  const expanded = expandQuery(fakeIndex(requested), 'apple pie', [{ id: 'd1', score: 2 }, { id: 'd2', score: 1 }])
+  // d1 keeps apple 3, pie 1, crust 2 ('the' is in 90% of documents, 'x' is one character): P = 1/2, 1/6, 1/3, x 2
+  // d2: apple 0.2, cinnamon 0.6, crust 0.2, x 1. Sum: apple 1.2, pie 1/3, crust 13/15, cinnamon 0.6 (total 3)
+  // Query: apple 0.5, pie 0.5. Mixed 50/50: apple 0.25 + 0.2, pie 0.25 + 1/18, crust 13/90, cinnamon 0.1
+  t.same(expanded.map((w) => w.term), ['apple', 'pie', 'crust', 'cinnamon'])
+  close(t, expanded[0]!.weight, 0.45, 'apple')
+  close(t, expanded[1]!.weight, 0.25 + 1 / 18, 'pie')
+  close(t, expanded[2]!.weight, 13 / 90, 'crust')
+  close(t, expanded[3]!.weight, 0.1, 'cinnamon')
+  close(t, expanded.reduce((sum, w) => sum + w.weight, 0), 1, 'weights sum to 1')
+  t.same(requested, [['d1', 'd2']])
+})
+
+t.test('feedbackTerms prunes each document and the model; feedbackDocs cuts the ranking', async (t) => {
+  const counts = (id: string) => ({ termCounts: new Map(Object.entries(documents[id]!)), score: id === 'd1' ? 2 : 1 })
+  const model = estimateRelevanceModel([counts('d1'), counts('d2')], (term) => term !== 'the', 2)
+  // d1 top 2: apple 3, crust 2 -> 0.6, 0.4 (x2); d2 top 2: cinnamon 3, apple 1 (tie with crust, by term) -> 0.75, 0.25
+  // apple 1.45, crust 0.8, cinnamon 0.75 -> keep apple, crust
+  t.same([...model.keys()], ['apple', 'crust'])
+  close(t, model.get('apple'), 1.45 / 2.25, 'apple')
+  close(t, model.get('crust'), 0.8 / 2.25, 'crust')
+
+  const requested: string[][] = []
+  expandQuery(fakeIndex(requested), 'apple', [{ id: 'd1', score: 2 }, { id: 'd2', score: 1 }, { id: 'd3', score: 1 }], { feedbackDocs: 2 })
+  t.same(requested, [['d1', 'd2']])
+})
+
+t.test('originalQueryWeight 1 keeps the query; unknown ids and empty queries', async (t) => {
+  const expanded = expandQuery(fakeIndex(), 'apple apple pie', [{ id: 'd1', score: 2 }], { originalQueryWeight: 1 })
+  t.same(expanded.filter((w) => w.weight > 0).map((w) => [w.term, w.weight]), [['apple', 2 / 3], ['pie', 1 / 3]])
+  t.same(expandQuery(fakeIndex(), '', [{ id: 'd1', score: 1 }]), [])
+  const noFeedback = expandQuery(fakeIndex(), 'apple', [{ id: 'gone', score: 1 }])
+  t.same(noFeedback, [{ term: 'apple', weight: 0.5 }], 'no usable feedback: the query alone')
+  t.same(interpolateWithQuery(['a'], new Map([['b', 1]]), 0), [{ term: 'b', weight: 1 }, { term: 'a', weight: 0 }])
+})
+
+t.test('invalid options and scores throw', async (t) => {
+  const feedback = [{ id: 'd1', score: 1 }]
+  t.throws(() => expandQuery(fakeIndex(), 'apple', feedback, { feedbackDocs: 0 }), { code: 'invalid_value' })
+  t.throws(() => expandQuery(fakeIndex(), 'apple', feedback, { feedbackTerms: 1.5 }), { code: 'invalid_value' })
+  t.throws(() => expandQuery(fakeIndex(), 'apple', feedback, { originalQueryWeight: 2 }), { code: 'invalid_value' })
+  t.throws(() => expandQuery(fakeIndex(), 'apple', [{ id: 'd1', score: -1 }]), { code: 'invalid_value' })
+})
+
+t.test('end to end on Bm25Index: expansion retrieves a document without the query terms', async (t) => {
+  const db = new Database(':memory:')
+  t.teardown(() => db.close())
+  const index = new Bm25Index(db, 'bakery', { lowercase: true, stemming: 'porter', stopwords: 'english' })
+  index.upsert([
+    { id: 'p1', text: 'Apple pie with a flaky butter crust and cinnamon' },
+    { id: 'p2', text: 'Apple pie recipe: cinnamon, butter, crust' },
+    { id: 'p3', text: 'Butter crust baking with cinnamon sugar' },
+    { id: 'p4', text: 'Stock market report for technology shares' },
+  ])
+  const query = 'apple pie'
+  const first = index.search(query, 10)
+  t.same(first.map((hit) => hit.id).sort(), ['p1', 'p2'])
+  const expanded = expandQuery(index, query, first, { maxDocumentFrequencyRatio: 1 })
+  t.ok(expanded.some((w) => w.term === 'cinnamon'), 'cinnamon is an expansion term')
+  const second = index.searchTerms(expanded, 10)
+  t.same(second.slice(0, 2).map((hit) => hit.id).sort(), ['p1', 'p2'], 'the original hits stay on top')
+  t.equal(second[2]?.id, 'p3', 'p3 is found through expansion terms')
+  t.notOk(second.some((hit) => hit.id === 'p4'))
+})

@@ -1,0 +1,193 @@
+import Database from 'better-sqlite3'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { Bm25Index, MAX_WEIGHTED_TERMS } from '../../src/retrieval/bm25-index.js'
+import { analyze, porterStem, tokenize, type AnalysisSettings } from '../../src/retrieval/text-analysis.js'
+
+const english: AnalysisSettings = { lowercase: true, stemming: 'porter', stopwords: 'english' }
+
+/** A file-backed database in a fresh temp dir, removed at teardown. */
+function openDatabase(t: Test): { db: Database.Database; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'funnel-bm25-'))
+  const file = join(dir, 'index.db')
+  const db = new Database(file)
+  t.teardown(() => {
+    if (db.open) db.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { db, file }
+}
+
+const ids = (hits: { id: string }[]): string[] => hits.map((hit) => hit.id)
+
+const corpus = [
+  { id: 'run', text: 'The athlete was running a marathon' },
+  { id: 'runs', text: 'She runs every morning before work' },
+  { id: 'cat', text: 'A cat sat on the mat' },
+  { id: 'dog', text: "The dog's bark was loud" },
+  { id: 'mixed', text: 'Cats and dogs: running together' },
+]
+
+t.test('Porter stems match NLTK (MARTIN_EXTENSIONS, i.e. Porter\'s C/Java and Lucene)', async (t) => {
+  // Golden values from nltk 3.10 PorterStemmer(mode=MARTIN_EXTENSIONS); the full SciFact vocabulary
+  // (29,585 words) was also cross-checked with 0 differences.
+  const golden: Record<string, string> = {
+    caresses: 'caress', ponies: 'poni', ties: 'ti', agreed: 'agre', plastered: 'plaster', motoring: 'motor',
+    sing: 'sing', conflated: 'conflat', sized: 'size', hopping: 'hop', falling: 'fall', hissing: 'hiss',
+    filing: 'file', happy: 'happi', sky: 'sky', relational: 'relat', conditional: 'condit', hesitanci: 'hesit',
+    conformabli: 'conform', differentli: 'differ', vietnamization: 'vietnam', decisiveness: 'decis',
+    hopefulness: 'hope', sensibiliti: 'sensibl', triplicate: 'triplic', electrical: 'electr', allowance: 'allow',
+    adjustable: 'adjust', irritant: 'irrit', replacement: 'replac', adoption: 'adopt', homologous: 'homolog',
+    bowdlerize: 'bowdler', cease: 'ceas', controll: 'control', roll: 'roll', generalization: 'gener',
+    running: 'run', runs: 'run', analogi: 'analog', archaeology: 'archaeolog', as: 'as',
+  }
+  for (const [word, stem] of Object.entries(golden)) t.equal(porterStem(word), stem, word)
+})
+
+t.test('analysis: segmentation, possessives, stop words', async (t) => {
+  t.same(tokenize("The U.S. runner's 3.14 1,000 a,b don't"), ['the', 'u.s', 'runner', '3.14', '1,000', 'a', 'b', "don't"])
+  t.same(analyze('The cats of the world are running', english), ['cat', 'world', 'run'])
+  t.same(analyze('The cats', { lowercase: true, stemming: 'none', stopwords: 'none' }), ['the', 'cats'])
+})
+
+t.test('upsert, search ranks by bm25 with stemming, count', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  t.equal(index.count(), 5)
+  const hits = index.search('run', 10)
+  t.same(ids(hits).sort(), ['mixed', 'run', 'runs'], "'run' matches running and runs")
+  t.same(hits.map((hit) => hit.rank), [1, 2, 3])
+  t.ok(hits.every((hit) => hit.score > 0), 'score = -bm25(), higher is better')
+  t.ok(hits[0]!.score >= hits[1]!.score && hits[1]!.score >= hits[2]!.score, 'ordered best first')
+  t.same(ids(index.search('barking dogs', 10)).sort(), ['dog', 'mixed'], "possessive \"dog's\" indexes as 'dog'")
+  t.equal(index.search('cat', 1).length, 1, 'limit applies')
+  t.throws(() => index.search('cat', 0), { code: 'invalid_value' })
+})
+
+t.test('upsert of an existing id replaces its text', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  index.upsert([{ id: 'cat', text: 'quantum chromodynamics' }])
+  t.equal(index.count(), 5, 'no duplicate row')
+  t.same(ids(index.search('mat', 10)), [], 'old text no longer matches')
+  t.same(ids(index.search('quantum', 10)), ['cat'])
+  t.same(index.documentFrequencies(['mat', 'quantum']), new Map([['mat', 0], ['quantum', 1]]), 'df follows the rewrite')
+})
+
+t.test('delete removes documents and their statistics', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  t.equal(index.delete(['run', 'runs', 'nope']), 2, 'unknown ids are ignored')
+  t.equal(index.count(), 3)
+  t.same(ids(index.search('run', 10)), ['mixed'])
+  t.same(index.documentFrequencies(['run', 'cat']), new Map([['run', 1], ['cat', 2]]))
+  t.same(index.termCounts(['run']), new Map(), 'a deleted id has no term counts')
+})
+
+t.test('queries with FTS5 syntax never throw; stop-word-only queries return []', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  t.same(index.search('the and of', 10), [], 'only stop words')
+  t.same(index.search('', 10), [])
+  t.same(index.search('  ?!  ', 10), [])
+  const hostile = ['"cat', 'cat"', 'cat AND', 'OR cat', 'NEAR(cat dog)', 'cat*', '*', 'terms:cat', ':', '^cat', '-cat',
+    '(cat', 'cat)', '{terms}: cat', "c'at", 'cat + dog', 'NOT cat', '"""', 'cat\u0000dog']
+  for (const query of hostile) t.doesNotThrow(() => index.search(query, 10), JSON.stringify(query))
+  t.same(ids(index.search('NEAR(cat dog*)', 10)).sort(), ['cat', 'dog', 'mixed'], 'operators are plain words')
+  t.same(index.search('OR AND NOT', 10), [], 'NOT is a stop word, AND/OR too')
+})
+
+t.test('the index persists across reopening', async (t) => {
+  const { db, file } = openDatabase(t)
+  new Bm25Index(db, 'docs', english).upsert(corpus)
+  db.close()
+  const reopened = new Database(file)
+  t.teardown(() => reopened.close())
+  const index = new Bm25Index(reopened, 'docs', english)
+  t.equal(index.count(), 5)
+  t.same(ids(index.search('cat', 10)).sort(), ['cat', 'mixed'])
+  t.throws(() => new Bm25Index(reopened, 'docs', { ...english, stemming: 'none' }), { code: 'invalid_request' },
+    'reopening with other analysis settings is refused')
+})
+
+t.test('collection keys are validated; indexes are independent; drop removes tables', async (t) => {
+  const { db } = openDatabase(t)
+  for (const key of ['', 'Docs', '1docs', 'docs; DROP TABLE x', 'a-b', 'x'.repeat(64)]) {
+    t.throws(() => new Bm25Index(db, key, english), { code: 'invalid_value' }, JSON.stringify(key))
+  }
+  const a = new Bm25Index(db, 'a', english)
+  const b = new Bm25Index(db, 'b', english)
+  a.upsert(corpus)
+  t.equal(b.count(), 0)
+  a.drop()
+  const left = db.prepare(`SELECT name FROM sqlite_master WHERE name LIKE 'fts_a%'`).pluck().all()
+  t.same(left, [], 'no table of the dropped index is left')
+  t.equal(new Bm25Index(db, 'a', english).count(), 0, 'a dropped key can be recreated')
+})
+
+t.test('writes join the caller\'s transaction', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  const failing = db.transaction(() => {
+    index.upsert(corpus)
+    throw new Error('document write failed')
+  })
+  t.throws(() => failing(), /document write failed/)
+  t.equal(index.count(), 0, 'rolled back with the outer transaction')
+})
+
+t.test('term statistics for feedback', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert([...corpus, { id: 'rep', text: 'run run running cat' }])
+  t.same(index.termCounts(['rep', 'missing']), new Map([['rep', new Map([['run', 3], ['cat', 1]])]]))
+  t.same(index.documentFrequencies(['run', 'cat', 'unknown']), new Map([['run', 4], ['cat', 3], ['unknown', 0]]))
+  t.same(index.analyzeQuery('The running cats'), ['run', 'cat'])
+})
+
+t.test('weighted search: per-term weights, equal to search when weights are query counts', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  const plain = index.search('run run cat', 10)
+  const weighted = index.searchTerms([{ term: 'run', weight: 2 }, { term: 'cat', weight: 1 }], 10)
+  t.same(ids(weighted), ids(plain))
+  weighted.forEach((hit, i) => t.ok(Math.abs(hit.score - plain[i]!.score) < 1e-9, `score of ${hit.id}`))
+  const catOnly = index.searchTerms([{ term: 'cat', weight: 1 }], 10)
+  const catHeavy = index.searchTerms([{ term: 'run', weight: 1 }, { term: 'cat', weight: 100 }], 10)
+  t.same(ids(catHeavy).slice(0, 2).sort(), ids(catOnly).sort(), 'a heavy term dominates the order')
+  t.same(index.searchTerms([{ term: 'run', weight: 0 }], 10), [], 'zero weight terms are dropped')
+  t.same(index.searchTerms([{ term: '"NEAR(', weight: 1 }], 10), [], 'terms are quoted')
+  t.throws(() => index.searchTerms([{ term: 'run', weight: Number.NaN }], 10), { code: 'invalid_value' })
+  const tooMany = Array.from({ length: MAX_WEIGHTED_TERMS + 1 }, (_, i) => ({ term: `t${i}`, weight: 1 }))
+  t.throws(() => index.searchTerms(tooMany, 10), { code: 'invalid_request' })
+})
+
+t.test('document frequencies stay exact through batched rewrites and deletes', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  index.upsert([
+    { id: 'cat', text: 'dogs and more dogs' },
+    { id: 'cat', text: 'a running cat, again' },
+    { id: 'new', text: 'mat mat mat' },
+  ])
+  index.delete(['dog', 'dog', 'runs'])
+  index.upsert([{ id: 'empty', text: 'the of and' }])
+  const allIds = ['run', 'runs', 'cat', 'dog', 'mixed', 'new', 'empty']
+  const expected = new Map<string, number>()
+  for (const counts of index.termCounts(allIds).values()) {
+    for (const term of counts.keys()) expected.set(term, (expected.get(term) ?? 0) + 1)
+  }
+  t.same(index.documentFrequencies([...expected.keys()]), expected, 'df table = df recomputed from stored terms')
+  const stored = db.prepare('SELECT count(*) FROM fts_docs_df').pluck().get()
+  t.equal(stored, expected.size, 'terms whose df fell to 0 are removed')
+  t.equal(index.count(), 5)
+  t.same(index.termCounts(['empty']), new Map([['empty', new Map()]]), 'a document of stop words is indexed, with no terms')
+})
