@@ -47,6 +47,15 @@ export const errors = {
     new FunnelError('reranker_unavailable', 503, `reranker '${name}' is not available: ${reason}`),
   rerankerBadResponse: (name: string, problem: string) =>
     new FunnelError('reranker_bad_response', 502, `reranker '${name}' returned an unusable answer: ${problem}`),
+  unauthorized: (problem: string) => new FunnelError('unauthorized', 401, `authentication required: ${problem}`),
+  forbidden: (method: string, route: string) =>
+    new FunnelError('forbidden', 403, `${method} ${route} changes stored data and needs a read-write key; this key is read-only ('ro')`),
+  rateLimited: (retryAfterSeconds: number, ratePerSecond: number, burst: number) =>
+    new FunnelError('rate_limited', 429, `rate limit of ${ratePerSecond} requests/s (burst ${burst}) exceeded; retry after ${retryAfterSeconds} s`),
+  overloaded: (signal: string, retryAfterSeconds: number) =>
+    new FunnelError('overloaded', 503, `server is overloaded (${signal}); retry after ${retryAfterSeconds} s`),
+  requestTimeout: (timeoutMs: number) =>
+    new FunnelError('request_timeout', 503, `request did not finish within ${timeoutMs} ms (FUNNEL_REQUEST_TIMEOUT_MS); its work may still complete in the background`),
 } as const
 
 export type ErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']

@@ -17,6 +17,8 @@ export interface Candidate {
   score: number
   /** Raw scores from each stage that saw the candidate. */
   scores: StageScores
+  /** Where each first-stage retriever ranked this candidate (1-based rank and raw score). */
+  sources?: Record<string, { rank: number; score: number }>
   metadata?: Record<string, unknown>
 }
 

@@ -1,18 +1,23 @@
 import { errors } from '../errors.js'
 import type { ModelRegistry } from '../models/model-registry.js'
-import { denseSearch } from '../retrieval/dense-retriever.js'
-import { elapsedMs, type Candidate } from './candidate.js'
+import { elapsedMs, type Candidate, type StageScores } from './candidate.js'
 import { checkDimensions, type CollectionService } from './collections.js'
+import { DEFAULT_PRF, runFeedback, type FeedbackReport, type PrfSettings, type Revision } from './feedback.js'
+import { DEFAULT_FUSION, firstPass, type Filter, type FusionSettings, type RetrievalMode } from './first-pass.js'
+import type { LexicalIndexes } from './lexical-indexes.js'
 
-export type Filter = Record<string, string | number | boolean | null>
+export type { Filter } from './first-pass.js'
 
 export interface SearchRequest {
   query: string
   top_k: number
+  mode?: RetrievalMode
   dimensions?: number
   oversample?: number
   filter?: Filter
-  include?: ('text' | 'metadata')[]
+  include?: ('text' | 'metadata' | 'scores')[]
+  fusion?: Partial<Omit<FusionSettings, 'weights'>> & { weights?: Partial<FusionSettings['weights']>; candidates?: number }
+  prf?: Partial<PrfSettings>
 }
 
 export interface SearchHit {
@@ -20,22 +25,38 @@ export interface SearchHit {
   score: number
   text?: string
   metadata?: Record<string, unknown>
+  scores?: StageScores
+  sources?: Record<string, { rank: number; score: number }>
+}
+
+export interface SearchTimings {
+  embed_ms: number
+  retrieve_ms: number
+  rescore_ms: number
+  lexical_ms: number
+  fusion_ms: number
+  prf_ms: number
+  total_ms: number
 }
 
 export interface SearchResponse {
   results: SearchHit[]
-  timings: { embed_ms: number; retrieve_ms: number; rescore_ms: number; total_ms: number }
+  mode: RetrievalMode
+  timings: SearchTimings
   query_truncated: boolean
   strategy: 'hnsw' | 'exact'
+  prf?: FeedbackReport
 }
 
 export interface SearchLimits {
   maxTopK: number
   defaultOversample: number
   maxOversample: number
+  /** Candidates each retriever contributes to fusion and feedback (at least top_k). */
+  defaultCandidates: number
 }
 
-const DEFAULT_LIMITS: SearchLimits = { maxTopK: 1000, defaultOversample: 4, maxOversample: 100 }
+const DEFAULT_LIMITS: SearchLimits = { maxTopK: 1000, defaultOversample: 4, maxOversample: 100, defaultCandidates: 100 }
 
 /** Turns pipeline candidates into response hits, keeping only the fields the caller asked for. */
 export function toHits(candidates: readonly Candidate[], include: readonly string[] = ['text', 'metadata']): SearchHit[] {
@@ -44,12 +65,27 @@ export function toHits(candidates: readonly Candidate[], include: readonly strin
     score: c.score,
     ...(include.includes('text') && { text: c.text }),
     ...(include.includes('metadata') && c.metadata !== undefined && { metadata: c.metadata }),
+    ...(include.includes('scores') && { scores: c.scores, ...(c.sources !== undefined && { sources: c.sources }) }),
   }))
 }
 
+/** The mode a collection searches in when the request does not say: its own setting, else the model's recommendation. */
+export function defaultMode(settings: Record<string, unknown>, recommended: RetrievalMode | undefined): RetrievalMode {
+  const own = settings.default_mode
+  if (own === 'dense' || own === 'lexical' || own === 'hybrid') return own
+  return recommended ?? 'dense'
+}
+
+function validatePrf(prf: PrfSettings, candidates: number): void {
+  if (prf.depth > candidates) {
+    throw errors.invalidValue('prf.depth', prf.depth, `feedback depth must not exceed the candidate list (${candidates}); raise fusion.candidates or lower prf.depth`)
+  }
+}
+
 /**
- * One search request, end to end: embed the query, run the Matryoshka funnel, shape the response.
- * Every stage reports its own milliseconds.
+ * One search request, end to end: embed the query, retrieve (dense funnel, BM25 or both fused),
+ * optionally reformulate from feedback and retrieve again, shape the response. Every stage reports
+ * its own milliseconds.
  */
 export class SearchPipeline {
   private readonly limits: SearchLimits
@@ -57,6 +93,7 @@ export class SearchPipeline {
   constructor(
     private readonly collections: CollectionService,
     private readonly models: ModelRegistry,
+    private readonly lexical: LexicalIndexes,
     limits: Partial<SearchLimits> = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits }
@@ -65,34 +102,72 @@ export class SearchPipeline {
   async search(name: string, request: SearchRequest): Promise<SearchResponse> {
     const started = performance.now()
     const row = this.collections.store.requireCollection(name)
-    if (request.top_k > this.limits.maxTopK) {
-      throw errors.invalidValue('top_k', request.top_k, `use 1..${this.limits.maxTopK}`)
-    }
+    if (request.top_k > this.limits.maxTopK) throw errors.invalidValue('top_k', request.top_k, `use 1..${this.limits.maxTopK}`)
     const oversample = request.oversample ?? this.limits.defaultOversample
-    if (oversample > this.limits.maxOversample) {
-      throw errors.invalidValue('oversample', oversample, `use 1..${this.limits.maxOversample}`)
+    if (oversample > this.limits.maxOversample) throw errors.invalidValue('oversample', oversample, `use 1..${this.limits.maxOversample}`)
+    const mode = request.mode ?? defaultMode(row.settings, this.models.manifestEntry(row.model)?.recommended_mode)
+    const prf: PrfSettings = { ...DEFAULT_PRF, ...request.prf }
+    const depth = Math.max(request.top_k, request.fusion?.candidates ?? (mode === 'dense' && !prf.enabled ? request.top_k : this.limits.defaultCandidates))
+    if (prf.enabled) validatePrf(prf, depth)
+    const fusion: FusionSettings = {
+      method: request.fusion?.method ?? DEFAULT_FUSION.method,
+      k: request.fusion?.k ?? DEFAULT_FUSION.k,
+      weights: { ...DEFAULT_FUSION.weights, ...request.fusion?.weights },
     }
+
     const model = await this.models.embedder(row.model)
     const rescoreDims = request.dimensions ?? row.dims
     checkDimensions('dimensions', rescoreDims, row.dims, model.matryoshkaDims)
-
-    const embedStart = performance.now()
-    const embedded = await model.embed([request.query], 'query')
-    const embedMs = elapsedMs(embedStart)
-
-    const dense = denseSearch(this.collections.store, this.collections.denseIndex(name), {
-      collection: name,
-      query: embedded.vectors[0]!,
-      topK: request.top_k,
-      oversample,
-      rescoreDims,
-      ...(request.filter !== undefined && { filter: request.filter }),
-    })
+    let embedMs = 0
+    let queryVector: Float32Array | undefined
+    let queryTruncated = false
+    if (mode !== 'lexical') {
+      const embedStart = performance.now()
+      const embedded = await model.embed([request.query], 'query')
+      embedMs = elapsedMs(embedStart)
+      queryVector = embedded.vectors[0]!
+      queryTruncated = embedded.truncated[0]!
+    }
+    const bm25 = this.lexical.forCollection(row)
+    const denseIndex = this.collections.denseIndex(name)
+    const retrieve = (revision: Revision = {}) =>
+      firstPass({
+        store: this.collections.store,
+        collection: name,
+        mode,
+        depth,
+        fusion,
+        ...(request.filter !== undefined && { filter: request.filter }),
+        ...((revision.vector ?? queryVector) !== undefined && { dense: { index: denseIndex, query: (revision.vector ?? queryVector)!, oversample, rescoreDims } }),
+        lexical: revision.terms !== undefined ? { index: bm25, terms: revision.terms } : { index: bm25, query: request.query },
+      })
+    const first = retrieve()
+    let candidates = first.candidates
+    let prfMs = 0
+    let report: FeedbackReport | undefined
+    if (prf.enabled && candidates.length > 0) {
+      const feedback = await runFeedback({
+        store: this.collections.store,
+        collection: name,
+        mode,
+        query: request.query,
+        ...(queryVector !== undefined && { queryVector }),
+        bm25,
+        feedback: candidates,
+        settings: prf,
+        retrieve: (revision) => retrieve(revision).candidates,
+      })
+      candidates = feedback.candidates
+      prfMs = feedback.prf_ms
+      report = feedback.report
+    }
     return {
-      results: toHits(dense.candidates, request.include),
-      timings: { embed_ms: embedMs, retrieve_ms: dense.retrieve_ms, rescore_ms: dense.rescore_ms, total_ms: elapsedMs(started) },
-      query_truncated: embedded.truncated[0]!,
-      strategy: dense.strategy,
+      results: toHits(candidates.slice(0, request.top_k), request.include),
+      mode,
+      timings: { embed_ms: embedMs, ...first.timings, prf_ms: prfMs, total_ms: elapsedMs(started) },
+      query_truncated: queryTruncated,
+      strategy: first.strategy,
+      ...(report !== undefined && { prf: report }),
     }
   }
 }

@@ -1,11 +1,13 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import { CollectionService } from '../pipeline/collections.js'
+import { LexicalIndexes } from '../pipeline/lexical-indexes.js'
 import { SearchPipeline } from '../pipeline/search.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     collections: CollectionService
+    lexicalIndexes: LexicalIndexes
     searchPipeline: SearchPipeline
   }
 }
@@ -21,10 +23,14 @@ export default fp(
       indexSaveIntervalMs: config.indexSaveIntervalMs,
       log: (obj, msg) => app.log.info(obj, msg),
     })
+    const lexical = new LexicalIndexes(app.store, (obj, msg) => app.log.info(obj, msg))
+    collections.addWriteHook(lexical)
     await collections.open()
+    lexical.open()
     await collections.removeOrphanIndexFiles()
     app.decorate('collections', collections)
-    app.decorate('searchPipeline', new SearchPipeline(collections, app.models, { maxTopK: config.maxTopK }))
+    app.decorate('lexicalIndexes', lexical)
+    app.decorate('searchPipeline', new SearchPipeline(collections, app.models, lexical, { maxTopK: config.maxTopK }))
     app.addHook('onClose', async () => collections.close())
   },
   { name: 'funnel-pipeline', dependencies: ['funnel-store', 'funnel-models'] },

@@ -16,6 +16,18 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
             name: CollectionName,
             model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
             index: Type.Optional(Type.Partial(IndexSettingsSchema)),
+            lexical: Type.Optional(
+              Type.Object(
+                {
+                  stemming: Type.Optional(Type.Union([Type.Literal('porter'), Type.Literal('none')], { description: 'default porter' })),
+                  stopwords: Type.Optional(Type.Union([Type.Literal('english'), Type.Literal('none')], { description: 'default english (Lucene list)' })),
+                },
+                { additionalProperties: false, description: 'BM25 analysis (lowercasing is always on)' },
+              ),
+            ),
+            default_mode: Type.Optional(
+              Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('hybrid')], { description: "search mode when a request names none; default: the model's recommended mode" }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -23,7 +35,12 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const info = await app.collections.create(request.body)
+      const { lexical, default_mode, ...rest } = request.body
+      const settings = {
+        lexical: { lowercase: true, stemming: lexical?.stemming ?? 'porter', stopwords: lexical?.stopwords ?? 'english' },
+        ...(default_mode !== undefined && { default_mode }),
+      }
+      const info = await app.collections.create({ ...rest, settings })
       request.log.info({ collection: info.name, model: info.model, index_dims: info.index.dims }, 'collection created')
       return reply.code(201).send(info)
     },

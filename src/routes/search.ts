@@ -7,27 +7,110 @@ export const FilterSchema = Type.Record(Type.String({ minLength: 1 }), Type.Unio
   description: 'metadata fields that must equal these values exactly (all must match)',
 })
 
-const SearchBody = Type.Object(
+const Mode = Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('hybrid')], {
+  description: 'retriever: dense (HNSW funnel), lexical (BM25) or hybrid (both, fused); default: the collection default_mode, else the model recommendation',
+})
+
+const Weight = Type.Number({ minimum: 0, maximum: 100 })
+
+const FusionSchema = Type.Object(
   {
-    query: Type.String({ minLength: 1, description: 'the query text' }),
-    top_k: Type.Integer({ minimum: 1, default: 10, description: 'number of results (1..FUNNEL_MAX_TOP_K, default max 1000)' }),
-    dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'dims for exact rescoring (default: full model dims)' })),
-    oversample: Type.Optional(Type.Integer({ minimum: 1, description: 'HNSW fetches top_k × oversample candidates at the index dims (default 4, max 100)' })),
-    filter: Type.Optional(FilterSchema),
-    include: Type.Optional(
-      Type.Array(Type.Union([Type.Literal('text'), Type.Literal('metadata')]), { uniqueItems: true, description: 'fields to return with each hit (default both)' }),
-    ),
+    method: Type.Optional(Type.Union([Type.Literal('rrf'), Type.Literal('weighted')], { description: 'reciprocal rank fusion (default) or weighted sum of min-max normalised scores' })),
+    k: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'RRF rank constant (default 60)' })),
+    weights: Type.Optional(Type.Object({ dense: Type.Optional(Weight), lexical: Type.Optional(Weight) }, { additionalProperties: false })),
+    candidates: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'candidates each retriever contributes (default 100, at least top_k)' })),
   },
   { additionalProperties: false },
 )
 
+const PrfSchema = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ default: true })),
+    depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'feedback documents (default 10); must not exceed the candidate list' })),
+    alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 10, description: 'Rocchio weight of the original query (default 1)' })),
+    beta: Type.Optional(Type.Number({ minimum: 0, maximum: 10, description: 'Rocchio weight of the feedback centroid (default 0.75)' })),
+    gamma: Type.Optional(Type.Number({ minimum: 0, maximum: 10, description: 'Rocchio weight of the non-relevant centroid (default 0.15)' })),
+    terms: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'RM3 expansion terms (default 10)' })),
+    original_query_weight: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'RM3 interpolation weight of the original query (default 0.5)' })),
+    source: Type.Optional(Type.Union([Type.Literal('retrieval'), Type.Literal('rerank')], { description: 'feedback from the first-pass ranking (default) or from the reranked one' })),
+    guard: Type.Optional(Type.Boolean({ description: 'drift guard: compare revisions from several depths, keep the original query unless one is trustworthy (default true)' })),
+  },
+  { additionalProperties: false },
+)
+
+const SearchBody = Type.Object(
+  {
+    query: Type.String({ minLength: 1, description: 'the query text' }),
+    top_k: Type.Integer({ minimum: 1, default: 10, description: 'number of results (1..FUNNEL_MAX_TOP_K, default max 1000)' }),
+    mode: Type.Optional(Mode),
+    dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'dims for exact rescoring (default: full model dims)' })),
+    oversample: Type.Optional(Type.Integer({ minimum: 1, description: 'HNSW fetches top_k × oversample candidates at the index dims (default 4, max 100)' })),
+    filter: Type.Optional(FilterSchema),
+    include: Type.Optional(
+      Type.Array(Type.Union([Type.Literal('text'), Type.Literal('metadata'), Type.Literal('scores')]), {
+        uniqueItems: true,
+        description: 'fields to return with each hit (default text and metadata; scores adds raw per-stage scores and per-retriever ranks)',
+      }),
+    ),
+    fusion: Type.Optional(FusionSchema),
+    prf: Type.Optional(PrfSchema),
+  },
+  { additionalProperties: false },
+)
+
+const SourceHit = Type.Object({ rank: Type.Integer(), score: Type.Number() })
+
 const SearchResponse = Type.Object({
   results: Type.Array(
-    Type.Object({ id: Type.String(), score: Type.Number({ description: 'cosine similarity at the rescoring dims' }), text: Type.Optional(Type.String()), metadata: Type.Optional(Metadata) }),
+    Type.Object({
+      id: Type.String(),
+      score: Type.Number({ description: 'dense: cosine at the rescoring dims; lexical: BM25; hybrid: fused score' }),
+      text: Type.Optional(Type.String()),
+      metadata: Type.Optional(Metadata),
+      scores: Type.Optional(
+        Type.Object({
+          dense: Type.Optional(Type.Number()),
+          lexical: Type.Optional(Type.Number()),
+          fused: Type.Optional(Type.Number()),
+          cross_encoder: Type.Optional(Type.Number()),
+          listwise: Type.Optional(Type.Number()),
+        }),
+      ),
+      sources: Type.Optional(Type.Object({ dense: Type.Optional(SourceHit), lexical: Type.Optional(SourceHit) })),
+    }),
   ),
-  timings: Type.Object({ embed_ms: Type.Number(), retrieve_ms: Type.Number(), rescore_ms: Type.Number(), total_ms: Type.Number() }),
+  mode: Mode,
+  timings: Type.Object({
+    embed_ms: Type.Number(),
+    retrieve_ms: Type.Number({ description: 'HNSW (or exact filtered scan)' }),
+    rescore_ms: Type.Number({ description: 'full-dim rescoring of the shortlist' }),
+    lexical_ms: Type.Number(),
+    fusion_ms: Type.Number(),
+    prf_ms: Type.Number({ description: 'feedback reformulation and the second retrieval(s)' }),
+    total_ms: Type.Number(),
+  }),
   query_truncated: Type.Boolean({ description: 'the query was cut to the model maximum length' }),
   strategy: Type.Union([Type.Literal('hnsw'), Type.Literal('exact')], { description: 'exact when a selective filter made brute force cheaper' }),
+  prf: Type.Optional(
+    Type.Object({
+      used: Type.Union([Type.Integer(), Type.Literal('original')], { description: 'feedback depth of the revision used, or original when the guard kept the query' }),
+      reason: Type.String(),
+      source: Type.Union([Type.Literal('retrieval'), Type.Literal('rerank')]),
+      revisions: Type.Optional(
+        Type.Array(
+          Type.Object({
+            depth: Type.Integer(),
+            preservation: Type.Number(),
+            agreement: Type.Number(),
+            novelty: Type.Integer(),
+            trusted: Type.Boolean(),
+            consistency: Type.Number(),
+          }),
+        ),
+      ),
+      expansion_terms: Type.Optional(Type.Array(Type.String())),
+    }),
+  ),
 })
 
 const search: FastifyPluginAsyncTypebox = async (app) => {
@@ -36,7 +119,7 @@ const search: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['search'],
-        summary: 'Search a collection: HNSW at the index dims, exact rescoring at full dims',
+        summary: 'Search a collection: dense (HNSW funnel), lexical (BM25) or hybrid, with optional pseudo-relevance feedback',
         params: Type.Object({ name: CollectionName }),
         body: SearchBody,
         response: { 200: SearchResponse, ...errorResponses(400, 404, 503) },

@@ -270,6 +270,28 @@ export class SqliteStore {
     return new Map(rows.map((row) => [row.label, blobToVector(row.vector)]))
   }
 
+  /** Full-dimension vectors for the given document ids, keyed by id. */
+  vectorsByIds(collection: string, ids: readonly string[]): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>()
+    const statement = this.db.prepare('SELECT v.vector AS vector FROM documents d JOIN vectors v ON v.label = d.label WHERE d.collection = ? AND d.id = ?')
+    for (const id of ids) {
+      const row = statement.get(collection, id) as { vector: Buffer } | undefined
+      if (row !== undefined) out.set(id, blobToVector(row.vector))
+    }
+    return out
+  }
+
+  /** Text and metadata for the given document ids, keyed by id. */
+  documentsByIds(collection: string, ids: readonly string[]): Map<string, DocumentRecord> {
+    const out = new Map<string, DocumentRecord>()
+    const statement = this.db.prepare('SELECT label, id, text, metadata FROM documents WHERE collection = ? AND id = ?')
+    for (const id of ids) {
+      const row = statement.get(collection, id) as RawRecord | undefined
+      if (row !== undefined) out.set(id, toRecord(row))
+    }
+    return out
+  }
+
   /** Every stored document of a collection, in label order (for index rebuilds and evaluation). */
   *iterateDocuments(collection: string, afterSeq = 0): IterableIterator<StoredDocument> {
     const rows = this.db
@@ -310,6 +332,12 @@ export class SqliteStore {
     }
     const sql = `SELECT label FROM documents WHERE collection = ? AND metadata IS NOT NULL AND ${clauses.join(' AND ')}`
     return new Set((this.db.prepare(sql).all(...params) as { label: number }[]).map((r) => r.label))
+  }
+
+  /** Ids of documents whose metadata matches `filter` (see labelsMatching). */
+  idsMatching(collection: string, filter: Filter): Set<string> {
+    const labels = [...this.labelsMatching(collection, filter)]
+    return new Set([...this.documentsByLabels(collection, labels).values()].map((d) => d.id))
   }
 
   updateSettings(name: string, settings: Record<string, unknown>): void {

@@ -1,0 +1,126 @@
+import { guardAgainstDrift, type RevisionEvidence } from '../feedback/drift-guard.js'
+import { expandQuery } from '../feedback/rm3.js'
+import { rocchio } from '../feedback/rocchio.js'
+import type { Bm25Index } from '../retrieval/bm25-index.js'
+import type { SqliteStore } from '../store/sqlite-store.js'
+import { elapsedMs, type Candidate } from './candidate.js'
+import type { RetrievalMode } from './first-pass.js'
+
+export interface PrfSettings {
+  enabled: boolean
+  /** Feedback documents (the deepest revision when the guard is on). */
+  depth: number
+  alpha: number
+  beta: number
+  gamma: number
+  /** RM3: expansion terms kept, and the original query's weight in the interpolation. */
+  terms: number
+  original_query_weight: number
+  source: 'retrieval' | 'rerank'
+  guard: boolean
+}
+
+export const DEFAULT_PRF: PrfSettings = {
+  enabled: false,
+  depth: 10,
+  alpha: 1,
+  beta: 0.75,
+  gamma: 0.15,
+  terms: 10,
+  original_query_weight: 0.5,
+  source: 'retrieval',
+  guard: true,
+}
+
+/** Guard depths: the standard ladder cut at the requested depth, plus the depth itself. */
+const GUARD_DEPTHS = [1, 3, 5, 10, 20]
+
+/** A reformulated query: a Rocchio vector for the dense side, RM3 weighted terms for the lexical side. */
+export interface Revision {
+  vector?: Float32Array
+  terms?: { term: string; weight: number }[]
+}
+
+export interface FeedbackInput {
+  store: SqliteStore
+  collection: string
+  mode: RetrievalMode
+  query: string
+  queryVector?: Float32Array
+  bm25: Bm25Index
+  /** The ranking feedback is read from (first-pass or reranked), best first. */
+  feedback: readonly Candidate[]
+  settings: PrfSettings
+  /** Runs retrieval for a revision; returns ranked candidates. */
+  retrieve: (revision: Revision) => Candidate[]
+}
+
+export interface FeedbackReport {
+  /** The revision used: a feedback depth, or 'original' when the guard kept the original query. */
+  used: number | 'original'
+  reason: string
+  source: 'retrieval' | 'rerank'
+  revisions?: RevisionEvidence[]
+  expansion_terms?: string[]
+}
+
+/** Builds the revision from the top `depth` feedback documents (Rocchio in vector space, RM3 on terms). */
+export function buildRevision(input: FeedbackInput, depth: number): Revision {
+  const top = input.feedback.slice(0, depth)
+  const revision: Revision = {}
+  if (input.mode !== 'lexical' && input.queryVector !== undefined) {
+    const vectors = input.store.vectorsByIds(input.collection, top.map((c) => c.id))
+    // Non-relevant evidence: the tail of the same ranking, as far from the feedback as the list allows.
+    const tail = input.settings.gamma > 0 ? input.feedback.slice(Math.max(depth, input.feedback.length - depth)) : []
+    const negatives = input.store.vectorsByIds(input.collection, tail.map((c) => c.id))
+    revision.vector = rocchio(input.queryVector, [...vectors.values()], [...negatives.values()], input.settings)
+  }
+  if (input.mode !== 'dense') {
+    const lexicalScores = top.map((c) => c.scores.lexical).filter((s): s is number => s !== undefined && s > 0)
+    const fallback = lexicalScores.length > 0 ? Math.min(...lexicalScores) : 1
+    revision.terms = expandQuery(input.bm25, input.query, top.map((c) => ({ id: c.id, score: c.scores.lexical ?? fallback })), {
+      feedbackDocs: depth,
+      feedbackTerms: input.settings.terms,
+      originalQueryWeight: input.settings.original_query_weight,
+    })
+  }
+  return revision
+}
+
+/**
+ * Pseudo-relevance feedback: reformulate from the top feedback documents and retrieve again. With the
+ * drift guard on, revisions from several depths compete and the original query is kept unless one
+ * revision preserves the original top results, agrees with its neighbours and adds something new.
+ */
+export async function runFeedback(input: FeedbackInput): Promise<{ candidates: Candidate[]; report: FeedbackReport; prf_ms: number }> {
+  const started = performance.now()
+  const { settings } = input
+  const terms = (revision: Revision) => revision.terms?.slice(0, settings.terms * 2).map((t) => t.term)
+  if (!settings.guard) {
+    const revision = buildRevision(input, settings.depth)
+    const candidates = input.retrieve(revision)
+    const report: FeedbackReport = { used: settings.depth, reason: 'drift guard off', source: settings.source, ...(revision.terms && { expansion_terms: terms(revision) }) }
+    return { candidates, report, prf_ms: elapsedMs(started) }
+  }
+  const depths = [...new Set([...GUARD_DEPTHS.filter((d) => d < settings.depth), settings.depth])]
+  const results = new Map<number, { candidates: Candidate[]; revision: Revision }>()
+  const decision = await guardAgainstDrift(
+    input.feedback.map((c) => c.id),
+    async (depth) => {
+      const revision = buildRevision(input, depth)
+      const candidates = input.retrieve(revision)
+      results.set(depth, { candidates, revision })
+      return candidates.map((c) => c.id)
+    },
+    { depths },
+  )
+  const chosen = decision.chosen === 'original' ? undefined : results.get(decision.chosen)
+  const report: FeedbackReport = {
+    used: decision.chosen,
+    reason: decision.reason,
+    source: settings.source,
+    revisions: decision.revisions,
+    ...(chosen?.revision.terms && { expansion_terms: terms(chosen.revision) }),
+  }
+  return { candidates: chosen?.candidates ?? [...input.feedback], report, prf_ms: elapsedMs(started) }
+}

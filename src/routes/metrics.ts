@@ -1,0 +1,29 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { errorResponses } from './schemas.js'
+
+/** Prometheus exposition of `app.metrics` (auth applies unless FUNNEL_METRICS_PUBLIC=true). */
+const metrics: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics: request latency by route, errors by code, collection sizes, process',
+        response: {
+          200: {
+            description: 'Prometheus text exposition format 0.0.4',
+            content: { 'text/plain': { schema: Type.String() } },
+          },
+          ...errorResponses(401),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const body = await app.metrics.registry.metrics()
+      return reply.type(app.metrics.registry.contentType).send(body)
+    },
+  )
+}
+
+export default metrics
