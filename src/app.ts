@@ -3,14 +3,19 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { isFunnelError } from './errors.js'
+import calibrationPlugin from './plugins/calibration.js'
 import modelsPlugin from './plugins/models.js'
 import pipelinePlugin from './plugins/pipeline.js'
+import rerankersPlugin from './plugins/rerankers.js'
+import productionPlugins, { generateRequestId } from './plugins/production.js'
 import storePlugin from './plugins/store.js'
+import calibrationRoutes from './routes/calibration.js'
 import collectionsRoutes from './routes/collections.js'
 import documentsRoutes from './routes/documents.js'
 import embeddingsRoutes from './routes/embeddings.js'
 import healthRoutes from './routes/health.js'
 import { ErrorResponse } from './routes/schemas.js'
+import rerankRoutes from './routes/rerank.js'
 import searchRoutes from './routes/search.js'
 
 export const API_VERSION = '0.1.0'
@@ -48,6 +53,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
+    genReqId: generateRequestId,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -67,6 +73,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
         { name: 'documents' },
         { name: 'search' },
         { name: 'embeddings' },
+        { name: 'rerank' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
@@ -90,17 +97,22 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
   )
 
   // -- production plugins (auth, limits, metrics, load shedding) are registered here --
+  await app.register(productionPlugins, { config })
   // -- end production plugins --
 
   await app.register(storePlugin, { config })
   await app.register(modelsPlugin, { config })
+  await app.register(rerankersPlugin, { config })
   await app.register(pipelinePlugin, { config })
+  await app.register(calibrationPlugin, { config })
 
   await app.register(healthRoutes)
   await app.register(collectionsRoutes)
   await app.register(documentsRoutes, { config })
   await app.register(searchRoutes)
   await app.register(embeddingsRoutes, { config })
+  await app.register(calibrationRoutes)
+  await app.register(rerankRoutes, { config })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   return app
 }

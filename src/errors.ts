@@ -56,6 +56,16 @@ export const errors = {
     new FunnelError('overloaded', 503, `server is overloaded (${signal}); retry after ${retryAfterSeconds} s`),
   requestTimeout: (timeoutMs: number) =>
     new FunnelError('request_timeout', 503, `request did not finish within ${timeoutMs} ms (FUNNEL_REQUEST_TIMEOUT_MS); its work may still complete in the background`),
+  insufficientLabels: (field: string, stage: string, got: { n: number; positives: number }, needed: { examples: number; perLabel: number }, hint = '') =>
+    new FunnelError(
+      'insufficient_labels',
+      422,
+      `${field}: calibrating stage '${stage}' needs at least ${needed.examples} labelled examples with at least ${needed.perLabel} relevant and ${needed.perLabel} not relevant; ` +
+        `got ${got.n} (${got.positives} relevant, ${got.n - got.positives} not relevant)${hint === '' ? '' : `; ${hint}`}`,
+      { field },
+    ),
+  unknownStage: (stage: string, known: readonly string[]) =>
+    new FunnelError('unknown_stage', 400, `stages: '${stage}' is not a pipeline stage; stages: ${list(known)}`, { field: 'stages' }),
 } as const
 
 export type ErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']

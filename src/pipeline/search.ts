@@ -5,6 +5,8 @@ import { checkDimensions, type CollectionService } from './collections.js'
 import { DEFAULT_PRF, runFeedback, type FeedbackReport, type PrfSettings, type Revision } from './feedback.js'
 import { DEFAULT_FUSION, firstPass, type Filter, type FusionSettings, type RetrievalMode } from './first-pass.js'
 import type { LexicalIndexes } from './lexical-indexes.js'
+import type { RerankerPool } from '../rerank/reranker-pool.js'
+import { rerankCandidates, resolveRerank, type RerankDefaults, type RerankReport, type RerankRequest } from './rerank-stage.js'
 
 export type { Filter } from './first-pass.js'
 
@@ -18,6 +20,9 @@ export interface SearchRequest {
   include?: ('text' | 'metadata' | 'scores')[]
   fusion?: Partial<Omit<FusionSettings, 'weights'>> & { weights?: Partial<FusionSettings['weights']>; candidates?: number }
   prf?: Partial<PrfSettings>
+  rerank?: RerankRequest
+  /** Adds per-window listwise detail (identifier logits, permutations) to the rerank report. */
+  debug?: boolean
 }
 
 export interface SearchHit {
@@ -36,6 +41,7 @@ export interface SearchTimings {
   lexical_ms: number
   fusion_ms: number
   prf_ms: number
+  rerank_ms: number
   total_ms: number
 }
 
@@ -46,6 +52,9 @@ export interface SearchResponse {
   query_truncated: boolean
   strategy: 'hnsw' | 'exact'
   prf?: FeedbackReport
+  rerank?: RerankReport
+  /** True when a rerank stage was skipped or failed and the best order so far was returned. */
+  degraded?: boolean
 }
 
 export interface SearchLimits {
@@ -90,13 +99,26 @@ function validatePrf(prf: PrfSettings, candidates: number): void {
 export class SearchPipeline {
   private readonly limits: SearchLimits
 
-  constructor(
-    private readonly collections: CollectionService,
-    private readonly models: ModelRegistry,
-    private readonly lexical: LexicalIndexes,
-    limits: Partial<SearchLimits> = {},
-  ) {
-    this.limits = { ...DEFAULT_LIMITS, ...limits }
+  private readonly collections: CollectionService
+  private readonly models: ModelRegistry
+  private readonly lexical: LexicalIndexes
+  private readonly rerankers: RerankerPool | undefined
+  private readonly rerankDefaults: RerankDefaults
+
+  constructor(deps: {
+    collections: CollectionService
+    models: ModelRegistry
+    lexical: LexicalIndexes
+    rerankers?: RerankerPool
+    rerankDefaults?: RerankDefaults
+    limits?: Partial<SearchLimits>
+  }) {
+    this.collections = deps.collections
+    this.models = deps.models
+    this.lexical = deps.lexical
+    this.rerankers = deps.rerankers
+    this.rerankDefaults = deps.rerankDefaults ?? { stages: [], budgetMs: 2000, maxCandidates: 200 }
+    this.limits = { ...DEFAULT_LIMITS, ...deps.limits }
   }
 
   async search(name: string, request: SearchRequest): Promise<SearchResponse> {
@@ -106,9 +128,15 @@ export class SearchPipeline {
     const oversample = request.oversample ?? this.limits.defaultOversample
     if (oversample > this.limits.maxOversample) throw errors.invalidValue('oversample', oversample, `use 1..${this.limits.maxOversample}`)
     const mode = request.mode ?? defaultMode(row.settings, this.models.manifestEntry(row.model)?.recommended_mode)
-    const prf: PrfSettings = { ...DEFAULT_PRF, ...request.prf }
-    const depth = Math.max(request.top_k, request.fusion?.candidates ?? (mode === 'dense' && !prf.enabled ? request.top_k : this.limits.defaultCandidates))
+    const prf: PrfSettings = { ...DEFAULT_PRF, ...(request.prf !== undefined && { enabled: true }), ...request.prf }
+    const rerankPlan = request.rerank === undefined ? undefined : resolveRerank(request.rerank, this.rerankDefaults)
+    if (rerankPlan !== undefined && this.rerankers === undefined) throw errors.invalidRequest('rerank', 'reranking is not configured on this server')
+    const wanted = Math.max(request.top_k, rerankPlan?.stages[0]!.top_n ?? 0)
+    const depth = Math.max(wanted, request.fusion?.candidates ?? (mode === 'dense' && !prf.enabled ? wanted : this.limits.defaultCandidates))
     if (prf.enabled) validatePrf(prf, depth)
+    if (prf.enabled && prf.source === 'rerank' && rerankPlan === undefined) {
+      throw errors.invalidValue('prf.source', 'rerank', "reranker-judged feedback needs a rerank stage; add rerank or use source 'retrieval'")
+    }
     const fusion: FusionSettings = {
       method: request.fusion?.method ?? DEFAULT_FUSION.method,
       k: request.fusion?.k ?? DEFAULT_FUSION.k,
@@ -144,8 +172,10 @@ export class SearchPipeline {
     const first = retrieve()
     let candidates = first.candidates
     let prfMs = 0
+    let rerankMs = 0
     let report: FeedbackReport | undefined
-    if (prf.enabled && candidates.length > 0) {
+    let rerankReport: RerankReport | undefined
+    const feedbackFrom = async (list: Candidate[]) => {
       const feedback = await runFeedback({
         store: this.collections.store,
         collection: name,
@@ -153,21 +183,38 @@ export class SearchPipeline {
         query: request.query,
         ...(queryVector !== undefined && { queryVector }),
         bm25,
-        feedback: candidates,
+        feedback: list,
         settings: prf,
         retrieve: (revision) => retrieve(revision).candidates,
       })
-      candidates = feedback.candidates
-      prfMs = feedback.prf_ms
+      prfMs += feedback.prf_ms
       report = feedback.report
+      return feedback.candidates
+    }
+    const rerank = async (list: Candidate[], budgetMs: number) => {
+      const ranked = await rerankCandidates(this.rerankers!, request.query, list, { stages: rerankPlan!.stages, budgetMs }, request.debug === true)
+      rerankMs += ranked.report.ms
+      rerankReport = ranked.report
+      return ranked.candidates
+    }
+    if (prf.enabled && prf.source === 'retrieval' && candidates.length > 0) candidates = await feedbackFrom(candidates)
+    if (rerankPlan !== undefined && candidates.length > 0) {
+      candidates = await rerank(candidates, rerankPlan.budgetMs)
+      // Reranker-judged feedback (FIRST): reformulate from the reranked top, retrieve again, rerank the new list.
+      if (prf.enabled && prf.source === 'rerank') {
+        const revised = await feedbackFrom(candidates)
+        const remaining = rerankPlan.budgetMs - rerankMs
+        if (report?.used !== 'original' && remaining > 0) candidates = await rerank(revised, remaining)
+      }
     }
     return {
       results: toHits(candidates.slice(0, request.top_k), request.include),
       mode,
-      timings: { embed_ms: embedMs, ...first.timings, prf_ms: prfMs, total_ms: elapsedMs(started) },
+      timings: { embed_ms: embedMs, ...first.timings, prf_ms: prfMs, rerank_ms: rerankMs, total_ms: elapsedMs(started) },
       query_truncated: queryTruncated,
       strategy: first.strategy,
       ...(report !== undefined && { prf: report }),
+      ...(rerankReport !== undefined && { rerank: rerankReport, degraded: rerankReport.degraded }),
     }
   }
 }

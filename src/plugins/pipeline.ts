@@ -30,8 +30,11 @@ export default fp(
     await collections.removeOrphanIndexFiles()
     app.decorate('collections', collections)
     app.decorate('lexicalIndexes', lexical)
-    app.decorate('searchPipeline', new SearchPipeline(collections, app.models, lexical, { maxTopK: config.maxTopK }))
+    app.decorate(
+      'searchPipeline',
+      new SearchPipeline({ collections, models: app.models, lexical, rerankers: app.rerankers, rerankDefaults: app.rerankDefaults, limits: { maxTopK: config.maxTopK } }),
+    )
     app.addHook('onClose', async () => collections.close())
   },
-  { name: 'funnel-pipeline', dependencies: ['funnel-store', 'funnel-models'] },
+  { name: 'funnel-pipeline', dependencies: ['funnel-store', 'funnel-models', 'funnel-rerankers'] },
 )

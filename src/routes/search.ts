@@ -38,6 +38,51 @@ const PrfSchema = Type.Object(
   { additionalProperties: false },
 )
 
+export const RerankStageSchema = Type.Object(
+  {
+    model: Type.String({ minLength: 1, description: 'reranker model id: a cross-encoder or causal-LM folder under FUNNEL_MODELS_DIR, or "remote"' }),
+    top_n: Type.Integer({ minimum: 1, description: 'candidates this stage sees and passes on (at most FUNNEL_RERANK_MAX_CANDIDATES)' }),
+  },
+  { additionalProperties: false },
+)
+
+const RerankSchema = Type.Object(
+  {
+    stages: Type.Optional(Type.Array(RerankStageSchema, { minItems: 1, maxItems: 4, description: 'cascade in order (default FUNNEL_RERANK_STAGES)' })),
+    budget_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'latency budget for all stages (at most FUNNEL_RERANK_BUDGET_MS)' })),
+  },
+  { additionalProperties: false },
+)
+
+const WindowDebug = Type.Object({
+  start: Type.Integer(),
+  end: Type.Integer(),
+  ids: Type.Array(Type.String()),
+  logits: Type.Array(Type.Union([Type.Number(), Type.Null()]), { description: 'first-token identifier logit per window slot (null: not reported by a remote server)' }),
+  permutation: Type.Array(Type.Integer(), { description: 'window slot now at each position' }),
+  truncatedPassages: Type.Integer(),
+  ms: Type.Number(),
+})
+
+export const RerankReportSchema = Type.Object({
+  stages: Type.Array(
+    Type.Object({
+      model: Type.String(),
+      name: Type.String(),
+      status: Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed')]),
+      inputCount: Type.Integer(),
+      outputCount: Type.Integer(),
+      ms: Type.Number(),
+      truncatedPassages: Type.Integer(),
+      reason: Type.Optional(Type.String()),
+      windows: Type.Optional(Type.Array(WindowDebug)),
+    }),
+  ),
+  degraded: Type.Boolean(),
+  reason: Type.Optional(Type.String()),
+  ms: Type.Number(),
+})
+
 const SearchBody = Type.Object(
   {
     query: Type.String({ minLength: 1, description: 'the query text' }),
@@ -54,6 +99,8 @@ const SearchBody = Type.Object(
     ),
     fusion: Type.Optional(FusionSchema),
     prf: Type.Optional(PrfSchema),
+    rerank: Type.Optional(RerankSchema),
+    debug: Type.Optional(Type.Boolean({ description: 'include per-window listwise detail in rerank.stages[].windows' })),
   },
   { additionalProperties: false },
 )
@@ -87,6 +134,7 @@ const SearchResponse = Type.Object({
     lexical_ms: Type.Number(),
     fusion_ms: Type.Number(),
     prf_ms: Type.Number({ description: 'feedback reformulation and the second retrieval(s)' }),
+    rerank_ms: Type.Number({ description: 'all rerank stages' }),
     total_ms: Type.Number(),
   }),
   query_truncated: Type.Boolean({ description: 'the query was cut to the model maximum length' }),
@@ -111,6 +159,8 @@ const SearchResponse = Type.Object({
       expansion_terms: Type.Optional(Type.Array(Type.String())),
     }),
   ),
+  rerank: Type.Optional(RerankReportSchema),
+  degraded: Type.Optional(Type.Boolean({ description: 'a rerank stage was skipped or failed; the best order so far is returned' })),
 })
 
 const search: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { errors } from '../errors.js'
+import { modelDirectory, type Manifest } from '../models/manifest.js'
+import { createReranker } from './registry.js'
+import type { Reranker } from './reranker.js'
+
+export const REMOTE_RERANKER_ID = 'remote'
+
+export interface RerankerPoolOptions {
+  modelsDir: string
+  manifest: Manifest
+  listwise: { windowSize: number; stride: number }
+  remote?: { baseUrl: string; model: string; api: 'completions' | 'chat'; tokenizerId: string; timeoutMs: number }
+  intraOpThreads?: number
+  log: (obj: object, msg: string) => void
+}
+
+const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/
+
+/** Which kind of export a folder holds, from its config.json `architectures`. */
+async function kindOf(dir: string): Promise<'cross-encoder' | 'listwise-onnx' | undefined> {
+  let config: { architectures?: unknown }
+  try {
+    config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as { architectures?: unknown }
+  } catch {
+    return undefined
+  }
+  const architectures = Array.isArray(config.architectures) ? config.architectures.map(String) : []
+  if (architectures.some((a) => a.endsWith('ForSequenceClassification'))) return 'cross-encoder'
+  if (architectures.some((a) => a.endsWith('ForCausalLM'))) return 'listwise-onnx'
+  return undefined
+}
+
+/**
+ * Rerankers by model id, loaded on first use (once, even under concurrent requests) and disposed on
+ * close. A folder under the models directory is a cross-encoder when its config names a
+ * *ForSequenceClassification architecture and a listwise LLM when it names *ForCausalLM; the id
+ * `remote` is the configured OpenAI-compatible server.
+ */
+export class RerankerPool {
+  private readonly loading = new Map<string, Promise<Reranker>>()
+
+  constructor(private readonly options: RerankerPoolOptions) {}
+
+  /** Reranker ids the manifest lists, plus `remote` when configured. */
+  known(): string[] {
+    const listed = this.options.manifest.models.filter((m) => m.task !== 'embedding').map((m) => m.id)
+    return this.options.remote === undefined ? listed : [...listed, REMOTE_RERANKER_ID]
+  }
+
+  get(id: string): Promise<Reranker> {
+    let pending = this.loading.get(id)
+    if (pending === undefined) {
+      pending = this.load(id)
+      this.loading.set(id, pending)
+      pending.catch(() => this.loading.delete(id))
+    }
+    return pending
+  }
+
+  private async load(id: string): Promise<Reranker> {
+    const started = performance.now()
+    const { listwise } = this.options
+    let reranker: Reranker
+    if (id === REMOTE_RERANKER_ID) {
+      const remote = this.options.remote
+      if (remote === undefined) throw errors.unknownModel(id, this.known())
+      reranker = await createReranker('listwise-remote', {
+        name: id,
+        ...listwise,
+        tokenizerDir: modelDirectory(this.options.modelsDir, remote.tokenizerId),
+        server: { baseUrl: remote.baseUrl, model: remote.model, api: remote.api, timeoutMs: remote.timeoutMs },
+      })
+    } else {
+      if (!MODEL_ID_PATTERN.test(id) || id.split('/').includes('..')) throw errors.unknownModel(id, this.known())
+      const dir = modelDirectory(this.options.modelsDir, id)
+      const kind = await kindOf(dir)
+      if (kind === undefined) {
+        if (this.known().includes(id)) throw errors.modelUnavailable(id, `files missing in ${dir}; run npm run models:pull -- ${id}`)
+        throw errors.unknownModel(id, this.known())
+      }
+      const threads = this.options.intraOpThreads
+      reranker =
+        kind === 'cross-encoder'
+          ? await createReranker('cross-encoder', { modelDir: dir, name: id, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) })
+          : await createReranker('listwise-onnx', { modelDir: dir, name: id, ...listwise, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) })
+    }
+    this.options.log({ model: id, ms: Math.round(performance.now() - started) }, 'reranker loaded')
+    return reranker
+  }
+
+  async close(): Promise<void> {
+    const pending = [...this.loading.values()]
+    this.loading.clear()
+    for (const result of await Promise.allSettled(pending)) if (result.status === 'fulfilled') await result.value.dispose()
+  }
+}
+
+/** Parses FUNNEL_RERANK_STAGES ("model:top_n,model:top_n") into the default cascade. */
+export function parseRerankStages(spec: string): { model: string; top_n: number }[] {
+  if (spec.trim() === '') return []
+  return spec.split(',').map((part) => {
+    const at = part.lastIndexOf(':')
+    const model = part.slice(0, at).trim()
+    const topN = Number(part.slice(at + 1))
+    if (at <= 0 || !Number.isInteger(topN) || topN < 1) {
+      throw new Error(`FUNNEL_RERANK_STAGES: '${part}' is not model:top_n (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2:100)`)
+    }
+    return { model, top_n: topN }
+  })
+}

@@ -1,0 +1,106 @@
+import t, { type Test } from 'tap'
+import { buildTestApp, fixtureModelsDir } from '../helpers/app.js'
+import { readGolden } from '../helpers/fixture-models.js'
+
+const CE = 'test/tiny-cross-encoder'
+const LM = 'test/tiny-causal-lm'
+
+async function rerankApp(t: Test, overrides = {}) {
+  const modelsDir = await fixtureModelsDir(['tiny-bert-mean', 'tiny-cross-encoder', 'tiny-causal-lm'])
+  return buildTestApp(t, { modelsDir, rerankStages: `${CE}:20,${LM}:5`, ...overrides })
+}
+
+interface CrossGolden {
+  cases: { query: string; passage: string; logits: number[] }[]
+}
+
+t.test('POST /v1/rerank scores like the PyTorch golden and answers in the Cohere/TEI shape', async (t) => {
+  const { app } = await rerankApp(t)
+  const golden = readGolden('tiny-cross-encoder') as unknown as CrossGolden
+  const cases = golden.cases.filter((c) => c.query === 'capital of france')
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/rerank',
+    payload: { query: 'capital of france', documents: [cases[0]!.passage, { id: 'eiffel', text: cases[1]!.passage }], return_documents: true },
+  })
+  t.equal(res.statusCode, 200)
+  const body = res.json()
+  t.equal(body.model, CE, 'the first configured stage is the default model')
+  const byIndex = new Map(body.results.map((r: { index: number; score: number }) => [r.index, r]))
+  t.ok(Math.abs((byIndex.get(0) as { score: number }).score - cases[0]!.logits[0]!) < 1e-4, 'document 0 scored as the golden logit')
+  t.ok(Math.abs((byIndex.get(1) as { score: number }).score - cases[1]!.logits[0]!) < 1e-4, 'document 1 scored as the golden logit')
+  t.ok(body.results[0].score >= body.results[1].score, 'sorted best first')
+  t.equal((byIndex.get(1) as { id: string }).id, 'eiffel', 'ids of object documents are echoed')
+  t.equal((byIndex.get(1) as { document: { text: string } }).document.text, cases[1]!.passage)
+  t.equal(body.results[0].relevance_score, body.results[0].score)
+
+  const top1 = (await app.inject({ method: 'POST', url: '/v1/rerank', payload: { query: 'q', documents: ['a b', 'c d', 'e f'], top_n: 1 } })).json()
+  t.equal(top1.results.length, 1)
+  t.notOk('document' in top1.results[0], 'no documents unless asked')
+})
+
+t.test('rerank bad input', async (t) => {
+  const { app } = await rerankApp(t, { rerankMaxDocuments: 3 })
+  const cases: [object, number, string, RegExp][] = [
+    [{ query: 'q', documents: [] }, 400, 'invalid_request', /documents/],
+    [{ query: 'q', documents: ['a', 'b', 'c', 'd'] }, 413, 'batch_too_large', /documents: 4 items exceeds the maximum of 3/],
+    [{ query: 'q', documents: ['a'], model: 'no/such' }, 400, 'unknown_model', /no\/such/],
+    [{ query: 'q', documents: ['a', 'b'], top_n: 5 }, 400, 'invalid_value', /top_n: 5 .*1\.\.2/],
+    [{ query: 'q', documents: ['a'], top_n: 0 }, 400, 'invalid_request', /top_n/],
+    [{ query: '  ', documents: ['a'] }, 400, 'invalid_value', /query/],
+    [{ documents: ['a'] }, 400, 'invalid_request', /query: is required/],
+  ]
+  for (const [payload, status, code, message] of cases) {
+    const res = await app.inject({ method: 'POST', url: '/v1/rerank', payload })
+    t.equal(res.statusCode, status, JSON.stringify(payload))
+    t.equal(res.json().error.code, code, JSON.stringify(payload))
+    t.match(res.json().error.message, message, JSON.stringify(payload))
+  }
+})
+
+t.test('search with a cascade: cross-encoder then FIRST-style listwise, with per-stage reports', async (t) => {
+  const { app } = await rerankApp(t)
+  await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c' } })
+  const documents = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, text: `passage ${i} about ${['bridges', 'proteins', 'rivers'][i % 3]} and item ${i * 3}` }))
+  await app.inject({ method: 'PUT', url: '/v1/collections/c/documents', payload: { documents } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/collections/c/search',
+    payload: { query: 'proteins', top_k: 5, mode: 'hybrid', rerank: { stages: [{ model: CE, top_n: 25 }, { model: LM, top_n: 5 }] }, include: ['scores'], debug: true },
+  })
+  t.equal(res.statusCode, 200, res.body.slice(0, 300))
+  const body = res.json()
+  t.equal(body.results.length, 5)
+  t.equal(body.degraded, false)
+  t.same(body.rerank.stages.map((s: { model: string; status: string; inputCount: number; outputCount: number }) => [s.model, s.status, s.inputCount, s.outputCount]), [
+    [CE, 'ok', 25, 25],
+    [LM, 'ok', 25, 5],
+  ])
+  t.ok(body.results.every((r: { scores: { cross_encoder?: number; listwise?: number } }) => typeof r.scores.cross_encoder === 'number' && typeof r.scores.listwise === 'number'), 'each hit carries both stages raw scores')
+  const windows = body.rerank.stages[1].windows
+  t.equal(windows.length, 2, '25 candidates, window 20 stride 10 -> two windows (back to front)')
+  t.same([windows[0].start, windows[0].end, windows[1].start, windows[1].end], [5, 25, 0, 15], 'back to front: [5,25) first, then [0,15) (stride 10)')
+  t.same([...windows[0].permutation].sort((a: number, b: number) => a - b), Array.from({ length: windows[0].ids.length }, (_, i) => i), 'a permutation of the window')
+  t.ok(windows[0].logits.every((l: number) => typeof l === 'number'), 'identifier logits reported')
+  t.type(body.timings.rerank_ms, 'number')
+})
+
+t.test('a spent budget degrades gracefully; default stages come from config; the request may only narrow', async (t) => {
+  const { app } = await rerankApp(t, { rerankBudgetMs: 100 })
+  await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c' } })
+  await app.inject({ method: 'PUT', url: '/v1/collections/c/documents', payload: { documents: Array.from({ length: 25 }, (_, i) => ({ id: `d${i}`, text: `text number ${i}` })) } })
+  const search = (rerank: object) => app.inject({ method: 'POST', url: '/v1/collections/c/search', payload: { query: 'text', top_k: 3, rerank } })
+  const tight = (await search({ budget_ms: 1 })).json()
+  t.equal(tight.degraded, true, 'a 1 ms budget cannot fit the cascade')
+  t.match(tight.rerank.reason, /budget/)
+  t.equal(tight.results.length, 3, 'the best order so far is still returned')
+  const tooWide = await search({ budget_ms: 5000 })
+  t.equal(tooWide.statusCode, 400)
+  t.match(tooWide.json().error.message, /rerank\.budget_ms: 5000 .*1\.\.100/)
+  const tooMany = await search({ stages: [{ model: CE, top_n: 500 }] })
+  t.match(tooMany.json().error.message, /top_n: 500 .*1\.\.200/)
+  const widening = await search({ stages: [{ model: CE, top_n: 5 }, { model: LM, top_n: 10 }] })
+  t.match(widening.json().error.message, /stages\[1\]\.top_n: 10 .*<= 5/)
+  const unknown = await search({ stages: [{ model: 'nope/x', top_n: 5 }] })
+  t.equal(unknown.json().error.code, 'unknown_model')
+})
