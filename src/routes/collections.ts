@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { CollectionInfoSchema, CollectionName, IndexSettingsSchema, errorResponses } from './schemas.js'
+import { CollectionInfoSchema, CollectionName, IndexSettingsSchema, StringEnum, errorResponses } from './schemas.js'
 
 const Params = Type.Object({ name: CollectionName })
 
@@ -19,14 +19,14 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
             lexical: Type.Optional(
               Type.Object(
                 {
-                  stemming: Type.Optional(Type.Union([Type.Literal('porter'), Type.Literal('none')], { description: 'default porter' })),
-                  stopwords: Type.Optional(Type.Union([Type.Literal('english'), Type.Literal('none')], { description: 'default english (Lucene list)' })),
+                  stemming: Type.Optional(StringEnum(['porter', 'none'], { description: 'default porter' })),
+                  stopwords: Type.Optional(StringEnum(['english', 'none'], { description: 'default english (Lucene list)' })),
                 },
                 { additionalProperties: false, description: 'BM25 analysis (lowercasing is always on)' },
               ),
             ),
             default_mode: Type.Optional(
-              Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('hybrid')], { description: "search mode when a request names none; default: the model's recommended mode" }),
+              StringEnum(['dense', 'lexical', 'hybrid'], { description: "search mode when a request names none; default: the model's recommended mode" }),
             ),
           },
           { additionalProperties: false },

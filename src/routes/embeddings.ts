@@ -4,15 +4,15 @@ import type { Config } from '../config.js'
 import { errors } from '../errors.js'
 import { checkDimensions } from '../pipeline/collections.js'
 import { truncateAndNormalize } from '../retrieval/vector-math.js'
-import { errorResponses } from './schemas.js'
+import { StringEnum, errorResponses } from './schemas.js'
 
 const EmbeddingsBody = Type.Object(
   {
     input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], { description: 'a text or an array of texts' }),
     model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
     dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'Matryoshka truncation: first n dims, renormalised' })),
-    encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')], { default: 'float' })),
-    input_type: Type.Optional(Type.Union([Type.Literal('query'), Type.Literal('document')], { description: 'selects the model prefix (e5, nomic); default document' })),
+    encoding_format: Type.Optional(StringEnum(['float', 'base64'], { default: 'float' })),
+    input_type: Type.Optional(StringEnum(['query', 'document'], { description: 'selects the model prefix (e5, nomic); default document' })),
     user: Type.Optional(Type.String()),
   },
   { additionalProperties: false },

@@ -46,3 +46,10 @@ export const Timings = (fields: string[]) =>
   Type.Object(Object.fromEntries(fields.map((f) => [f, Type.Number({ description: 'milliseconds' })])))
 
 export type CollectionInfoBody = Static<typeof CollectionInfoSchema>
+
+/**
+ * A closed set of strings as a JSON Schema `enum`. TypeBox unions of literals compile to `anyOf` of
+ * `const`, whose validation error ("must be equal to constant") cannot list the allowed values.
+ */
+export const StringEnum = <const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })

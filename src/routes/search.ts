@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { errors } from '../errors.js'
-import { CollectionName, Metadata, errorResponses } from './schemas.js'
+import { CollectionName, Metadata, StringEnum, errorResponses } from './schemas.js'
 
 export const FilterSchema = Type.Record(Type.String({ minLength: 1 }), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]), {
   description: 'metadata fields that must equal these values exactly (all must match)',
 })
 
-const Mode = Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('hybrid')], {
+const Mode = StringEnum(['dense', 'lexical', 'hybrid'], {
   description: 'retriever: dense (HNSW funnel), lexical (BM25) or hybrid (both, fused); default: the collection default_mode, else the model recommendation',
 })
 
@@ -15,7 +15,7 @@ const Weight = Type.Number({ minimum: 0, maximum: 100 })
 
 const FusionSchema = Type.Object(
   {
-    method: Type.Optional(Type.Union([Type.Literal('rrf'), Type.Literal('weighted')], { description: 'reciprocal rank fusion (default) or weighted sum of min-max normalised scores' })),
+    method: Type.Optional(StringEnum(['rrf', 'weighted'], { description: 'reciprocal rank fusion (default) or weighted sum of min-max normalised scores' })),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'RRF rank constant (default 60)' })),
     weights: Type.Optional(Type.Object({ dense: Type.Optional(Weight), lexical: Type.Optional(Weight) }, { additionalProperties: false })),
     candidates: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'candidates each retriever contributes (default 100, at least top_k)' })),
@@ -32,7 +32,7 @@ const PrfSchema = Type.Object(
     gamma: Type.Optional(Type.Number({ minimum: 0, maximum: 10, description: 'Rocchio weight of the non-relevant centroid (default 0.15)' })),
     terms: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'RM3 expansion terms (default 10)' })),
     original_query_weight: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'RM3 interpolation weight of the original query (default 0.5)' })),
-    source: Type.Optional(Type.Union([Type.Literal('retrieval'), Type.Literal('rerank')], { description: 'feedback from the first-pass ranking (default) or from the reranked one' })),
+    source: Type.Optional(StringEnum(['retrieval', 'rerank'], { description: 'feedback from the first-pass ranking (default) or from the reranked one' })),
     guard: Type.Optional(Type.Boolean({ description: 'drift guard: compare revisions from several depths, keep the original query unless one is trustworthy (default true)' })),
   },
   { additionalProperties: false },
@@ -92,7 +92,7 @@ const SearchBody = Type.Object(
     oversample: Type.Optional(Type.Integer({ minimum: 1, description: 'HNSW fetches top_k × oversample candidates at the index dims (default 4, max 100)' })),
     filter: Type.Optional(FilterSchema),
     include: Type.Optional(
-      Type.Array(Type.Union([Type.Literal('text'), Type.Literal('metadata'), Type.Literal('scores')]), {
+      Type.Array(StringEnum(['text', 'metadata', 'scores']), {
         uniqueItems: true,
         description: 'fields to return with each hit (default text and metadata; scores adds raw per-stage scores and per-retriever ranks)',
       }),
