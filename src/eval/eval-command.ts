@@ -2,11 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadQrels, loadQueries } from './beir.js'
 import { indexBeirCorpus, openHarness } from './harness.js'
-import { summarizeLatencies } from './latency.js'
-import { evaluateRun } from './metrics.js'
-import { createProgress } from './progress.js'
+import { runEvaluation } from './run-evaluation.js'
+import { parseRerankStages } from '../rerank/reranker-pool.js'
 import { writeTrecRun } from './trec-run.js'
 
 const USAGE = `usage: npm run eval -- --dataset DIR [--split test] [options]
@@ -21,7 +19,10 @@ pipeline, runs every judged query and prints nDCG@10, Recall@100, MRR@10 and lat
   --oversample N       HNSW shortlist multiple before full-dim rescoring (default 4)
   --dimensions N       rescoring dims (default full)
   --top-k N            results per query (default 100)
-  --request JSON       extra search request fields merged into every query (later stages' options)
+  --mode MODE          dense | lexical | hybrid (default: the collection/model default)
+  --prf                pseudo-relevance feedback (guarded); --prf-depth N, --no-guard
+  --rerank SPEC        cascade, e.g. test/ce:100,test/lm:20 (model:top_n,...)
+  --request JSON       extra search request fields merged into every query (e.g. fusion weights)
   --collection NAME    collection to (re)use (default derived from dataset and model)
   --reuse              keep an existing collection with the same document count
   --data-dir DIR       where the evaluation collection lives (default a folder under the OS temp dir)
@@ -40,6 +41,11 @@ async function main(): Promise<void> {
       dimensions: { type: 'string' },
       'top-k': { type: 'string', default: '100' },
       request: { type: 'string' },
+      mode: { type: 'string' },
+      prf: { type: 'boolean', default: false },
+      'prf-depth': { type: 'string' },
+      'no-guard': { type: 'boolean', default: false },
+      rerank: { type: 'string' },
       collection: { type: 'string' },
       reuse: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
@@ -72,41 +78,33 @@ async function main(): Promise<void> {
       ...(indexDims !== undefined && { index: { dims: indexDims } }),
       reuse: values.reuse,
     })
-    const qrels = await loadQrels(datasetDir, values.split)
-    const queries = await loadQueries(datasetDir)
-    const judged = [...qrels.keys()].filter((id) => queries.has(id))
-    const extra = values.request === undefined ? {} : (JSON.parse(values.request) as Record<string, unknown>)
+    const extra: Record<string, unknown> = {
+      ...(values.mode !== undefined && { mode: values.mode }),
+      ...(values.prf && { prf: { enabled: true, guard: !values['no-guard'], ...(values['prf-depth'] !== undefined && { depth: int('prf-depth', values['prf-depth']) }) } }),
+      ...(values.rerank !== undefined && { rerank: { stages: parseRerankStages(values.rerank) } }),
+      ...(values.request === undefined ? {} : (JSON.parse(values.request) as Record<string, unknown>)),
+    }
     const topK = int('top-k', values['top-k'])!
     const oversample = int('oversample', values.oversample)
     const dimensions = int('dimensions', values.dimensions)
-    const run = new Map<string, Map<string, number>>()
-    const latencies: number[] = []
-    const progress = createProgress({ label: `querying ${dataset}/${values.split}`, total: judged.length })
-    for (const qid of judged) {
-      const started = performance.now()
-      const response = await app.searchPipeline.search(collection, {
-        query: queries.get(qid)!.text,
-        top_k: topK,
-        include: [],
-        ...(oversample !== undefined && { oversample }),
-        ...(dimensions !== undefined && { dimensions }),
-        ...extra,
-      })
-      latencies.push(performance.now() - started)
-      run.set(qid, new Map(response.results.map((r) => [r.id, r.score])))
-      progress.tick()
-    }
-    progress.done()
-    const evaluation = evaluateRun(run, qrels, { ndcgAt: [10], recallAt: [100], mrrAt: [10] })
-    const latency = summarizeLatencies(latencies)
+    const outcome = await runEvaluation(app, collection, datasetDir, values.split, {
+      top_k: topK,
+      include: [],
+      ...(oversample !== undefined && { oversample }),
+      ...(dimensions !== undefined && { dimensions }),
+      ...extra,
+    }, `querying ${dataset}/${values.split}`)
+    const latency = outcome.latency
+    const run = outcome.run
     const result = {
       dataset,
       split: values.split,
       model,
       index_dims: indexDims ?? 'full',
       request: { top_k: topK, oversample, dimensions, ...extra },
-      queries: evaluation.queries,
-      metrics: evaluation.mean,
+      queries: outcome.queries,
+      metrics: outcome.metrics,
+      ...(outcome.prf_original_share !== undefined && { prf_original_share: outcome.prf_original_share }),
       latency_ms: latency,
       indexing: { documents: indexing.documents, seconds: Math.round(indexing.seconds * 10) / 10, docs_per_second: Math.round(indexing.docsPerSecond), reused: indexing.reused },
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
@@ -116,10 +114,10 @@ async function main(): Promise<void> {
     await mkdir(path.dirname(out), { recursive: true })
     await writeFile(out, JSON.stringify(result, null, 2) + '\n')
     if (values['run-file'] !== undefined) await writeTrecRun(values['run-file'], run, { tag: 'funnel' })
-    const m = evaluation.mean as Record<string, number>
+    const m = outcome.metrics
     process.stdout.write(
       [
-        `dataset      ${dataset}/${values.split} (${evaluation.queries} queries)`,
+        `dataset      ${dataset}/${values.split} (${outcome.queries} queries)`,
         `model        ${model} (index dims ${indexDims ?? 'full'})`,
         `nDCG@10      ${m['ndcg@10']!.toFixed(4)}`,
         `Recall@100   ${m['recall@100']!.toFixed(4)}`,

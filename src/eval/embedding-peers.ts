@@ -1,0 +1,260 @@
+/**
+ * The embedding runtimes `bench-embeddings` compares, behind one interface: raw onnxruntime-node (the
+ * floor), Funnel's EmbeddingModel, transformers.js, and sentence-transformers in a Python subprocess.
+ *
+ * The raw peer imports onnxruntime-node itself, on purpose: it measures the runtime without any Funnel
+ * code in the way, so it must not go through src/inference.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import path from 'node:path'
+import { createInterface, type Interface } from 'node:readline'
+import * as ort from 'onnxruntime-node'
+import { EmbeddingModel } from '../inference/embedding-model.js'
+import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
+
+export interface EmbeddingPeer {
+  readonly name: string
+  /** Seconds to embed `texts` in consecutive calls of `batchSize` texts, in the order given. */
+  time(texts: readonly string[], batchSize: number): Promise<number>
+  /** Unit vectors, for checking that peers agree. */
+  embed?(texts: readonly string[]): Promise<Float32Array[]>
+  close(): Promise<void>
+}
+
+export interface RuntimeOptions {
+  /** Intra-op threads; 0 keeps the runtime's default. */
+  threads: number
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all'
+  /** onnxruntime only: whether idle intra-op threads spin (onnxruntime's default) or sleep. */
+  allowSpinning?: boolean
+}
+
+const seconds = (started: number) => (performance.now() - started) / 1000
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size)
+}
+
+/** Right-padded int64 feeds for one batch, as a BERT export takes them. */
+export function bertFeeds(batch: readonly TokenizedText[], inputNames: readonly string[]): Record<string, ort.Tensor> {
+  const maxLen = Math.max(1, ...batch.map((b) => b.ids.length))
+  const ids = new BigInt64Array(batch.length * maxLen)
+  const mask = new BigInt64Array(batch.length * maxLen)
+  const types = new BigInt64Array(batch.length * maxLen)
+  batch.forEach((item, b) =>
+    item.ids.forEach((id, t) => {
+      ids[b * maxLen + t] = BigInt(id)
+      mask[b * maxLen + t] = 1n
+      types[b * maxLen + t] = BigInt(item.typeIds[t] ?? 0)
+    }),
+  )
+  const dims = [batch.length, maxLen]
+  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, dims) }
+  if (inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, dims)
+  if (inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', types, dims)
+  return feeds
+}
+
+/**
+ * The floor: onnxruntime-node alone on inputs tokenised, padded and packed before the clock starts.
+ * Only `session.run` is timed; no pooling, no normalisation.
+ */
+export class RawOrtPeer implements EmbeddingPeer {
+  private readonly prepared = new WeakMap<readonly string[], Map<string, Record<string, ort.Tensor>[]>>()
+
+  private constructor(
+    readonly name: string,
+    private readonly session: ort.InferenceSession,
+    private readonly tokenizer: TextTokenizer,
+    private readonly maxLength: number,
+  ) {}
+
+  static async open(name: string, modelDir: string, maxLength: number, options: RuntimeOptions): Promise<RawOrtPeer> {
+    const session = await ort.InferenceSession.create(path.join(modelDir, 'onnx', 'model.onnx'), ortSessionOptions(options))
+    return new RawOrtPeer(name, session, await TextTokenizer.fromDirectory(modelDir), maxLength)
+  }
+
+  tokenize(texts: readonly string[]): TokenizedText[] {
+    return texts.map((text) => this.tokenizer.encode(text, this.maxLength))
+  }
+
+  /** Batches of `batchSize` in input order, or after sorting all inputs by length when `sorted`. */
+  prepare(texts: readonly string[], batchSize: number, sorted = false): Record<string, ort.Tensor>[] {
+    const byKey = this.prepared.get(texts) ?? new Map<string, Record<string, ort.Tensor>[]>()
+    this.prepared.set(texts, byKey)
+    const key = `${batchSize}:${sorted}`
+    let feeds = byKey.get(key)
+    if (feeds === undefined) {
+      const encoded = this.tokenize(texts)
+      if (sorted) encoded.sort((a, b) => a.ids.length - b.ids.length)
+      feeds = [...chunks(encoded, batchSize)].map((batch) => bertFeeds(batch, this.session.inputNames))
+      byKey.set(key, feeds)
+    }
+    return feeds
+  }
+
+  async time(texts: readonly string[], batchSize: number, sorted = false): Promise<number> {
+    const feeds = this.prepare(texts, batchSize, sorted)
+    const started = performance.now()
+    for (const feed of feeds) await this.session.run(feed, ['last_hidden_state'])
+    return seconds(started)
+  }
+
+  async close(): Promise<void> {
+    await this.session.release()
+  }
+}
+
+export function ortSessionOptions(options: RuntimeOptions): ort.InferenceSession.SessionOptions {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+  }
+  if (options.threads > 0) sessionOptions.intraOpNumThreads = options.threads
+  if (options.allowSpinning !== undefined) {
+    sessionOptions.extra = { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } }
+  }
+  return sessionOptions
+}
+
+/** Funnel's own path: tokenise, length-sort, pad, run, mean-pool, normalise. */
+export class FunnelPeer implements EmbeddingPeer {
+  private constructor(
+    readonly name: string,
+    readonly model: EmbeddingModel,
+  ) {}
+
+  static async open(name: string, modelDir: string, id: string, options: RuntimeOptions): Promise<FunnelPeer> {
+    const model = await EmbeddingModel.load(modelDir, {
+      id,
+      batchSize: 32,
+      session: { intraOpThreads: options.threads, graphOptimizationLevel: options.graphOptimizationLevel ?? 'all' },
+    })
+    return new FunnelPeer(name, model)
+  }
+
+  async time(texts: readonly string[], batchSize: number): Promise<number> {
+    const started = performance.now()
+    for (const batch of chunks(texts, batchSize)) await this.model.embed(batch, 'document')
+    return seconds(started)
+  }
+
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    return (await this.model.embed(texts, 'document')).vectors
+  }
+
+  async close(): Promise<void> {
+    await this.model.dispose()
+  }
+}
+
+interface FeatureExtractor {
+  (texts: string[], options: { pooling: 'mean'; normalize: boolean }): Promise<{ data: Float32Array; dims: number[] }>
+  tokenizer: object
+  dispose(): Promise<void>
+}
+
+/**
+ * transformers.js' feature-extraction pipeline on the same ONNX file (`onnx/model.onnx`, loaded as
+ * dtype fp32 whatever its weights are), offline, mean pooling and normalisation.
+ */
+export class TransformersJsPeer implements EmbeddingPeer {
+  private constructor(
+    readonly name: string,
+    private readonly extractor: FeatureExtractor,
+  ) {}
+
+  static async open(name: string, modelsDir: string, id: string, maxLength: number, options: RuntimeOptions): Promise<TransformersJsPeer> {
+    const { pipeline, env } = await import('@huggingface/transformers')
+    env.allowRemoteModels = false
+    env.allowLocalModels = true
+    env.localModelPath = path.resolve(modelsDir) + path.sep
+    const sessionOptions = ortSessionOptions(options)
+    const extractor = (await pipeline('feature-extraction', id, {
+      dtype: 'fp32',
+      device: 'cpu',
+      session_options: sessionOptions,
+    })) as unknown as FeatureExtractor
+    // tokenizer_config.json says 512; the model card (sentence_bert_config.json) and Funnel say 256.
+    // model_max_length is a getter on the prototype, so an own property shadows it.
+    Object.defineProperty(extractor.tokenizer, 'model_max_length', { value: maxLength })
+    return new TransformersJsPeer(name, extractor)
+  }
+
+  async time(texts: readonly string[], batchSize: number): Promise<number> {
+    const started = performance.now()
+    for (const batch of chunks(texts, batchSize)) await this.extractor(batch, { pooling: 'mean', normalize: true })
+    return seconds(started)
+  }
+
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    const out = await this.extractor([...texts], { pooling: 'mean', normalize: true })
+    const dims = out.dims[1]!
+    return texts.map((_, i) => Float32Array.from(out.data.subarray(i * dims, (i + 1) * dims)))
+  }
+
+  async close(): Promise<void> {
+    await this.extractor.dispose()
+  }
+}
+
+export interface SentenceTransformersInfo {
+  sentence_transformers: string
+  torch: string
+  threads: number
+  max_seq_length: number
+}
+
+/** sentence-transformers (PyTorch) in a long-lived `scripts/bench/st_peer.py --serve` subprocess. */
+export class SentenceTransformersPeer implements EmbeddingPeer {
+  private readonly pending: ((line: string) => void)[] = []
+
+  private constructor(
+    readonly name: string,
+    readonly info: SentenceTransformersInfo,
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly lines: Interface,
+  ) {
+    lines.on('line', (line) => this.pending.shift()?.(line))
+  }
+
+  static async open(name: string, options: { python: string; script: string; modelDir: string; weights: string; threads: number }): Promise<SentenceTransformersPeer> {
+    const args = [options.script, '--serve', '--model-dir', options.modelDir, '--weights', options.weights, '--threads', String(options.threads)]
+    const child = spawn(options.python, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const stderr: string[] = []
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
+    const lines = createInterface({ input: child.stdout })
+    const ready = await new Promise<string>((resolve, reject) => {
+      lines.once('line', resolve)
+      child.once('exit', (code) => reject(new Error(`${options.python} ${args.join(' ')} exited with ${code}: ${stderr.join('').slice(-2000)}`)))
+    })
+    return new SentenceTransformersPeer(name, JSON.parse(ready) as SentenceTransformersInfo, child, lines)
+  }
+
+  private request<T>(body: object): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push((line) => {
+        const answer = JSON.parse(line) as T & { error?: string }
+        if (answer.error !== undefined) reject(new Error(`st_peer: ${answer.error}`))
+        else resolve(answer)
+      })
+      this.child.stdin.write(JSON.stringify(body) + '\n')
+    })
+  }
+
+  async time(texts: readonly string[], batchSize: number): Promise<number> {
+    return (await this.request<{ seconds: number }>({ op: 'time', texts, batch_size: batchSize })).seconds
+  }
+
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    const { vectors } = await this.request<{ vectors: number[][] }>({ op: 'embed', texts })
+    return vectors.map((v) => Float32Array.from(v))
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve))
+    this.child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n')
+    await exited
+    this.lines.close()
+  }
+}
