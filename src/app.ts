@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { isFunnelError } from './errors.js'
 import calibrationPlugin from './plugins/calibration.js'
@@ -54,6 +54,14 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
     genReqId: generateRequestId,
+    // Document ids may be 512 characters, i.e. up to ~4.6k when percent-encoded.
+    routerOptions: { maxParamLength: 5000 },
+    // Router-level failures (bad percent-encoding, over-long params) answer in the catalogue shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const status = (error as FastifyError).statusCode ?? 400
+      const body = { error: { code: status === 414 ? 'uri_too_long' : 'invalid_request', message: error.message } }
+      void (reply as unknown as FastifyReply).code(status).send(body)
+    },
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -165,7 +165,7 @@ export class SearchPipeline {
         mode,
         depth,
         fusion,
-        ...(request.filter !== undefined && { filter: request.filter }),
+        ...(request.filter !== undefined && Object.keys(request.filter).length > 0 && { filter: request.filter }),
         ...((revision.vector ?? queryVector) !== undefined && { dense: { index: denseIndex, query: (revision.vector ?? queryVector)!, oversample, rescoreDims } }),
         lexical: revision.terms !== undefined ? { index: bm25, terms: revision.terms } : { index: bm25, query: request.query },
       })

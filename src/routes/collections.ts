@@ -15,7 +15,7 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
           {
             name: CollectionName,
             model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
-            index: Type.Optional(Type.Partial(IndexSettingsSchema)),
+            index: Type.Optional(Type.Partial(IndexSettingsSchema, { additionalProperties: false })),
             lexical: Type.Optional(
               Type.Object(
                 {

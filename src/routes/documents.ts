@@ -5,6 +5,22 @@ import { elapsedMs } from '../pipeline/candidate.js'
 import { errors } from '../errors.js'
 import { CollectionName, Metadata, errorResponses } from './schemas.js'
 
+/** Metadata is stored as JSON and filtered with SQLite's JSON functions, which stop at depth 1000. */
+const MAX_METADATA_DEPTH = 32
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** Nesting depth of a JSON value, computed without recursion so hostile input cannot overflow the stack. */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!
+    if (node === null || typeof node !== 'object') continue
+    if (depth > max) return true
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return false
+}
+
 const DocumentId = Type.String({ minLength: 1, maxLength: 512, description: 'document id, unique within the collection' })
 const Params = Type.Object({ name: CollectionName })
 const DocParams = Type.Object({ name: CollectionName, id: DocumentId })
@@ -50,6 +66,10 @@ const documents: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opt
       const seen = new Set<string>()
       docs.forEach((doc, i) => {
         if (doc.text.trim() === '') throw errors.invalidValue(`documents[${i}].text`, doc.text, 'text must contain a non-whitespace character')
+        if (LONE_SURROGATE.test(doc.id)) throw errors.invalidValue(`documents[${i}].id`, doc.id, 'ids must be well-formed Unicode (no lone surrogates)')
+        if (doc.metadata !== undefined && depthExceeds(doc.metadata, MAX_METADATA_DEPTH)) {
+          throw errors.invalidValue(`documents[${i}].metadata`, '(nested object)', `metadata may nest at most ${MAX_METADATA_DEPTH} levels`)
+        }
         if (seen.has(doc.id)) throw errors.invalidValue(`documents[${i}].id`, doc.id, 'ids must be unique within one batch')
         seen.add(doc.id)
       })

@@ -3,9 +3,14 @@ import { Type } from 'typebox'
 import { errors } from '../errors.js'
 import { CollectionName, Metadata, StringEnum, errorResponses } from './schemas.js'
 
-export const FilterSchema = Type.Record(Type.String({ minLength: 1 }), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]), {
-  description: 'metadata fields that must equal these values exactly (all must match)',
-})
+export const FilterSchema = Type.Record(
+  Type.String({ minLength: 1, maxLength: 128, pattern: '^[^"\\\\\\u0000]+$' }),
+  Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
+  {
+    maxProperties: 32,
+    description: 'metadata fields (top level; no double quote, backslash or NUL in names) that must equal these values exactly; all must match; at most 32',
+  },
+)
 
 const Mode = StringEnum(['dense', 'lexical', 'hybrid'], {
   description: 'retriever: dense (HNSW funnel), lexical (BM25) or hybrid (both, fused); default: the collection default_mode, else the model recommendation',

@@ -315,10 +315,15 @@ export class SqliteStore {
 
   /** Labels of documents whose metadata equals every field of `filter` (exact JSON match). */
   labelsMatching(collection: string, filter: Filter): Set<number> {
+    if (Object.keys(filter).length === 0) {
+      return new Set((this.db.prepare('SELECT label FROM documents WHERE collection = ?').all(collection) as { label: number }[]).map((r) => r.label))
+    }
     const clauses: string[] = []
     const params: unknown[] = [collection]
     for (const [field, value] of Object.entries(filter)) {
-      const pathExpr = `$."${field.replaceAll('"', '""')}"`
+      // Field names are validated at the API (no '"', '\\' or NUL), so quoting makes any other name a literal key.
+      if (/["\\\u0000]/.test(field)) throw errors.invalidValue('filter', field, 'field names may not contain a double quote, backslash or NUL')
+      const pathExpr = `$."${field}"`
       if (value === null) {
         clauses.push(`json_type(metadata, ?) = 'null'`)
         params.push(pathExpr)
