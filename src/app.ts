@@ -82,6 +82,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
         { name: 'search' },
         { name: 'embeddings' },
         { name: 'rerank' },
+        { name: 'calibration' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

@@ -17,7 +17,7 @@ export interface RerankDefaults {
 type WindowReport = Omit<NonNullable<StageReport['windows']>[number], 'logits'> & { logits: (number | null)[] }
 
 export interface RerankReport {
-  stages: (Omit<StageReport, 'scoreKey' | 'windows' | 'reason'> & { model: string; reason?: string; windows?: WindowReport[] })[]
+  stages: (Omit<StageReport, 'windows' | 'reason'> & { model: string; reason?: string; windows?: WindowReport[] })[]
   degraded: boolean
   reason?: string
   ms: number
@@ -59,6 +59,7 @@ export async function rerankCandidates(
     stages: outcome.stages.map((s, i) => ({
       model: plan.stages[i]!.model,
       name: s.name,
+      scoreKey: s.scoreKey,
       status: s.status,
       inputCount: s.inputCount,
       outputCount: s.outputCount,

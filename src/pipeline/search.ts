@@ -6,6 +6,7 @@ import { DEFAULT_PRF, runFeedback, type FeedbackReport, type PrfSettings, type R
 import { DEFAULT_FUSION, firstPass, type Filter, type FusionSettings, type RetrievalMode } from './first-pass.js'
 import type { LexicalIndexes } from './lexical-indexes.js'
 import type { RerankerPool } from '../rerank/reranker-pool.js'
+import type { Calibrators, StageName } from '../calibration/calibrator-store.js'
 import { rerankCandidates, resolveRerank, type RerankDefaults, type RerankReport, type RerankRequest } from './rerank-stage.js'
 
 export type { Filter } from './first-pass.js'
@@ -23,11 +24,14 @@ export interface SearchRequest {
   rerank?: RerankRequest
   /** Adds per-window listwise detail (identifier logits, permutations) to the rerank report. */
   debug?: boolean
+  /** Drop hits whose calibrated probability of relevance is below this (needs a fitted calibrator). */
+  min_score?: number
 }
 
 export interface SearchHit {
   id: string
   score: number
+  calibrated: boolean
   text?: string
   metadata?: Record<string, unknown>
   scores?: StageScores
@@ -55,6 +59,8 @@ export interface SearchResponse {
   rerank?: RerankReport
   /** True when a rerank stage was skipped or failed and the best order so far was returned. */
   degraded?: boolean
+  /** Which stage's score `score` is, and whether it is a calibrated probability. */
+  calibration: { stage: StageName; model: string; calibrated: boolean }
 }
 
 export interface SearchLimits {
@@ -68,13 +74,15 @@ export interface SearchLimits {
 const DEFAULT_LIMITS: SearchLimits = { maxTopK: 1000, defaultOversample: 4, maxOversample: 100, defaultCandidates: 100 }
 
 /** Turns pipeline candidates into response hits, keeping only the fields the caller asked for. */
-export function toHits(candidates: readonly Candidate[], include: readonly string[] = ['text', 'metadata']): SearchHit[] {
+export function toHits(candidates: readonly Candidate[], include: readonly string[] = ['text', 'metadata'], calibrated = false): SearchHit[] {
   return candidates.map((c) => ({
     id: c.id,
     score: c.score,
+    calibrated,
     ...(include.includes('text') && { text: c.text }),
     ...(include.includes('metadata') && c.metadata !== undefined && { metadata: c.metadata }),
-    ...(include.includes('scores') && { scores: c.scores, ...(c.sources !== undefined && { sources: c.sources }) }),
+    scores: c.scores,
+    ...(include.includes('scores') && c.sources !== undefined && { sources: c.sources }),
   }))
 }
 
@@ -104,6 +112,7 @@ export class SearchPipeline {
   private readonly lexical: LexicalIndexes
   private readonly rerankers: RerankerPool | undefined
   private readonly rerankDefaults: RerankDefaults
+  private calibrators: Calibrators | undefined
 
   constructor(deps: {
     collections: CollectionService
@@ -119,6 +128,27 @@ export class SearchPipeline {
     this.rerankers = deps.rerankers
     this.rerankDefaults = deps.rerankDefaults ?? { stages: [], budgetMs: 2000, maxCandidates: 200 }
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits }
+  }
+
+  /** Makes `score` a calibrated probability wherever a calibrator is fitted for the last stage. */
+  useCalibrators(calibrators: Calibrators): void {
+    this.calibrators = calibrators
+  }
+
+  /**
+   * Replaces each candidate's score by P(relevant) from the last stage that ordered the list (a
+   * reranker when one ran, else the retriever), keeping raw scores in `scores`.
+   */
+  private calibrate(candidates: Candidate[], last: { stage: StageName; model: string }): { candidates: Candidate[]; calibrated: boolean } {
+    if (this.calibrators === undefined || candidates.length === 0) return { candidates, calibrated: false }
+    const calibrated: Candidate[] = []
+    for (const [rank, c] of candidates.entries()) {
+      const raw = c.scores[last.stage]
+      const p = raw === undefined ? undefined : this.calibrators.apply(last.model, last.stage, raw, { rank: rank + 1 })
+      if (p === undefined) return { candidates, calibrated: false }
+      calibrated.push({ ...c, score: p })
+    }
+    return { candidates: calibrated, calibrated: true }
   }
 
   async search(name: string, request: SearchRequest): Promise<SearchResponse> {
@@ -207,9 +237,24 @@ export class SearchPipeline {
         if (report?.used !== 'original' && remaining > 0) candidates = await rerank(revised, remaining)
       }
     }
+    const lastRerank = rerankReport?.stages.filter((st) => st.status === 'ok').at(-1)
+    const last: { stage: StageName; model: string } =
+      lastRerank !== undefined
+        ? { stage: lastRerank.scoreKey, model: lastRerank.model }
+        : mode === 'dense'
+          ? { stage: 'dense', model: row.model }
+          : mode === 'lexical'
+            ? { stage: 'lexical', model: 'bm25' }
+            : { stage: 'fused', model: fusion.method }
+    const final = this.calibrate(candidates.slice(0, request.top_k), last)
+    if (request.min_score !== undefined && !final.calibrated) {
+      throw errors.invalidValue('min_score', request.min_score, `no calibrator is fitted for stage '${last.stage}' of model '${last.model}'; fit one with POST /v1/calibration/fit`)
+    }
+    const kept = request.min_score === undefined ? final.candidates : final.candidates.filter((c) => c.score >= request.min_score!)
     return {
-      results: toHits(candidates.slice(0, request.top_k), request.include),
+      results: toHits(kept, request.include, final.calibrated),
       mode,
+      calibration: { ...last, calibrated: final.calibrated },
       timings: { embed_ms: embedMs, ...first.timings, prf_ms: prfMs, rerank_ms: rerankMs, total_ms: elapsedMs(started) },
       query_truncated: queryTruncated,
       strategy: first.strategy,

@@ -11,14 +11,6 @@ declare module 'fastify' {
   }
 }
 
-/** What the search pipeline offers for calibrated scores; present once the pipeline reads them. */
-interface AcceptsCalibrators {
-  useCalibrators(calibrators: Calibrators): void
-}
-
-const acceptsCalibrators = (pipeline: object): pipeline is AcceptsCalibrators =>
-  typeof (pipeline as Partial<AcceptsCalibrators>).useCalibrators === 'function'
-
 /**
  * Calibrators stored in the service's SQLite database (table `calibrators`) and the service that fits
  * them. Holds no resource of its own: the store plugin closes the database.
@@ -36,7 +28,7 @@ export default fp(
     })
     app.decorate('calibrators', calibrators)
     app.decorate('calibration', service)
-    if (acceptsCalibrators(app.searchPipeline)) app.searchPipeline.useCalibrators(calibrators)
+    app.searchPipeline.useCalibrators(calibrators)
   },
   { name: 'funnel-calibration', dependencies: ['funnel-store', 'funnel-models', 'funnel-pipeline'] },
 )

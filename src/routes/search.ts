@@ -74,6 +74,7 @@ export const RerankReportSchema = Type.Object({
     Type.Object({
       model: Type.String(),
       name: Type.String(),
+      scoreKey: Type.Union([Type.Literal('cross_encoder'), Type.Literal('listwise')]),
       status: Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed')]),
       inputCount: Type.Integer(),
       outputCount: Type.Integer(),
@@ -106,6 +107,7 @@ const SearchBody = Type.Object(
     prf: Type.Optional(PrfSchema),
     rerank: Type.Optional(RerankSchema),
     debug: Type.Optional(Type.Boolean({ description: 'include per-window listwise detail in rerank.stages[].windows' })),
+    min_score: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'drop hits whose calibrated probability of relevance is below this; 400 when no calibrator is fitted for the last stage' })),
   },
   { additionalProperties: false },
 )
@@ -116,7 +118,10 @@ const SearchResponse = Type.Object({
   results: Type.Array(
     Type.Object({
       id: Type.String(),
-      score: Type.Number({ description: 'dense: cosine at the rescoring dims; lexical: BM25; hybrid: fused score' }),
+      score: Type.Number({
+        description: 'P(relevant) from the calibrator of the last stage that ran when one is fitted (calibrated: true); otherwise that stage\'s raw score (dense cosine, BM25, fused, cross-encoder logit, listwise 1/(rank+1))',
+      }),
+      calibrated: Type.Boolean({ description: 'score is a calibrated probability' }),
       text: Type.Optional(Type.String()),
       metadata: Type.Optional(Metadata),
       scores: Type.Optional(
@@ -166,6 +171,11 @@ const SearchResponse = Type.Object({
   ),
   rerank: Type.Optional(RerankReportSchema),
   degraded: Type.Optional(Type.Boolean({ description: 'a rerank stage was skipped or failed; the best order so far is returned' })),
+  calibration: Type.Object({
+    stage: Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('fused'), Type.Literal('cross_encoder'), Type.Literal('listwise')]),
+    model: Type.String({ description: 'the calibrator key: embedding model id, bm25, rrf/weighted, or the reranker model id' }),
+    calibrated: Type.Boolean(),
+  }),
 })
 
 const search: FastifyPluginAsyncTypebox = async (app) => {

@@ -83,3 +83,27 @@ t.test('POST /v1/calibration/fit bad input is a 4xx naming the field', async (t)
   }
   t.same((await app.inject({ method: 'GET', url: '/v1/calibration' })).json(), { calibrators: [] }, 'nothing was stored by a failed fit')
 })
+
+t.test('search returns calibrated probabilities once a calibrator exists, and min_score thresholds on them', async (t) => {
+  const { app, fit } = await setup(t)
+  const search = (body: object) => app.inject({ method: 'POST', url: '/v1/collections/c/search', payload: { query: 'solar panel energy', top_k: 10, mode: 'lexical', ...body } })
+  const raw = (await search({})).json()
+  t.same(raw.calibration, { stage: 'lexical', model: 'bm25', calibrated: false })
+  t.ok(raw.results.every((r: { calibrated: boolean; score: number; scores: { lexical: number } }) => !r.calibrated && r.score === r.scores.lexical), 'uncalibrated: score is the raw BM25')
+  const refused = await search({ min_score: 0.5 })
+  t.equal(refused.statusCode, 400)
+  t.match(refused.json().error.message, /min_score.*no calibrator is fitted for stage 'lexical' of model 'bm25'/)
+
+  t.equal((await fit({ collection: 'c', examples, mode: 'lexical', top_k: 20 })).statusCode, 200)
+  const calibrated = (await search({})).json()
+  t.same(calibrated.calibration, { stage: 'lexical', model: 'bm25', calibrated: true })
+  const scores = calibrated.results.map((r: { score: number }) => r.score) as number[]
+  t.ok(scores.every((p) => p > 0 && p < 1), 'probabilities in (0, 1)')
+  t.ok(scores.every((p, i) => i === 0 || p <= scores[i - 1]!), 'monotone in the raw score, so the order is unchanged')
+  t.same(calibrated.results.map((r: { id: string }) => r.id), raw.results.map((r: { id: string }) => r.id))
+  t.ok(calibrated.results.every((r: { calibrated: boolean; scores: { lexical: number } }) => r.calibrated && typeof r.scores.lexical === 'number'), 'raw scores stay beside the probability')
+  const threshold = scores[2]!
+  const kept = (await search({ min_score: threshold })).json().results as { score: number }[]
+  t.ok(kept.length >= 3 && kept.every((r) => r.score >= threshold), 'min_score drops hits below the calibrated threshold')
+  t.same((await search({ mode: 'dense' })).json().calibration, { stage: 'dense', model: TEST_MODEL, calibrated: false }, 'each stage has its own calibrator')
+})
