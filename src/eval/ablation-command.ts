@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       'prf-depth': { type: 'string', default: '10' },
       'data-dir': { type: 'string' },
       modes: { type: 'string', default: 'dense,lexical,hybrid' },
+      collection: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
     const model = values.model ?? app.models.defaultModelId
     for (const datasetDir of datasets) {
       const dataset = path.basename(datasetDir)
-      const collection = `abl-${dataset}-${model.replace(/[^A-Za-z0-9]/g, '-')}`.slice(0, 64)
+      // --collection reuses a collection indexed earlier (e.g. by npm run eval) for a single dataset.
+      const collection = values.collection ?? `abl-${dataset}-${model.replace(/[^A-Za-z0-9]/g, '-')}`.slice(0, 64)
       await indexBeirCorpus(app, datasetDir, { collection, model, reuse: true })
       const baseline = new Map<string, number>()
       for (const variant of variants) {

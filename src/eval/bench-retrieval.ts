@@ -37,6 +37,8 @@ async function main(): Promise<void> {
       oversample: { type: 'string', default: '1,4,10,20,50' },
       'top-k': { type: 'string', default: '10' },
       'data-dir': { type: 'string' },
+      collection: { type: 'string' },
+      reuse: { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -51,8 +53,8 @@ async function main(): Promise<void> {
   const app = await openHarness({ dataDir: values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-bench'), ...(values.model !== undefined && { embeddingModel: values.model }) })
   try {
     const model = await app.models.embedder(values.model)
-    const collection = `bench-${path.basename(datasetDir)}-${model.id.replace(/[^A-Za-z0-9]/g, '-')}`.slice(0, 64)
-    const ingest = await indexBeirCorpus(app, datasetDir, { collection, model: model.id, reuse: false })
+    const collection = values.collection ?? `bench-${path.basename(datasetDir)}-${model.id.replace(/[^A-Za-z0-9]/g, '-')}`.slice(0, 64)
+    const ingest = await indexBeirCorpus(app, datasetDir, { collection, model: model.id, reuse: values.reuse })
     const store = app.store
     const docs = [...store.iterateDocuments(collection)]
     const queries = [...(await loadQueries(datasetDir)).values()].map((q) => q.text)
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
     await writeFile(out, JSON.stringify(result, null, 2) + '\n')
     process.stdout.write(
       `${result.dataset}: ${docs.length} docs, ${queryVectors.length} queries, model ${model.id} (${dims} dims)\n` +
-        `ingest: ${result.ingest.docs_per_second} docs/s (embed + SQLite commit + HNSW insert)\n\n` +
+        (ingest.reused ? 'ingest: reused an indexed collection (not measured)\n\n' : `ingest: ${result.ingest.docs_per_second} docs/s (embed + SQLite commit + HNSW insert)\n\n`) +
         `| method | index dims | oversample | QPS | p50 ms | p95 ms | HNSW p50 ms | rescore p50 ms | recall@10 vs exact | build s |\n|---|---|---|---|---|---|---|---|---|---|\n` +
         rows
           .map((r) => `| ${r.method} | ${r.index_dims} | ${r.oversample ?? '-'} | ${r.qps} | ${r.p50_ms} | ${r.p95_ms} | ${r.hnsw_p50_ms ?? '-'} | ${r.rescore_p50_ms ?? '-'} | ${r.recall_at_10.toFixed(3)} | ${r.build_s?.toFixed(2) ?? '-'} |`)
