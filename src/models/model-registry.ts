@@ -4,6 +4,7 @@ import { EmbeddingModel } from '../inference/embedding-model.js'
 import type { SessionOptions } from '../inference/onnx.js'
 import { ensureDefaultModel } from '../inference/static-model/ensure-default-model.js'
 import { errors } from '../errors.js'
+import { LoadOnce, isSafeModelId } from './load-once.js'
 import { findModel, modelDirectory, type Manifest, type ModelEntry } from './manifest.js'
 
 export interface ModelRegistryOptions {
@@ -15,8 +16,6 @@ export interface ModelRegistryOptions {
   session: SessionOptions
   log: (obj: object, msg: string) => void
 }
-
-const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/
 
 const hasOnnx = async (dir: string) => {
   for (const file of ['onnx/model.onnx', 'model.onnx']) {
@@ -37,7 +36,7 @@ const hasOnnx = async (dir: string) => {
  * an ONNX export (so users can drop in their own models without editing the manifest).
  */
 export class ModelRegistry {
-  private readonly loading = new Map<string, Promise<EmbeddingModel>>()
+  private readonly loaded = new LoadOnce<EmbeddingModel>()
 
   constructor(private readonly options: ModelRegistryOptions) {}
 
@@ -56,19 +55,13 @@ export class ModelRegistry {
 
   /** Ids of models that are loaded now. */
   loadedModels(): string[] {
-    return [...this.loading.keys()]
+    return this.loaded.keys()
   }
 
   async embedder(id: string = this.defaultModelId): Promise<EmbeddingModel> {
     // Ids become folder names: refuse anything that could climb out of the models directory.
-    if (!MODEL_ID_PATTERN.test(id) || id.split('/').includes('..')) throw errors.unknownModel(id, this.knownEmbeddingModels())
-    let pending = this.loading.get(id)
-    if (pending === undefined) {
-      pending = this.load(id)
-      this.loading.set(id, pending)
-      pending.catch(() => this.loading.delete(id))
-    }
-    return pending
+    if (!isSafeModelId(id)) throw errors.unknownModel(id, this.knownEmbeddingModels())
+    return this.loaded.get(id, () => this.load(id))
   }
 
   /** Throws the catalogue's unknown_model error unless `id` can be loaded. */
@@ -108,10 +101,6 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
-    const pending = [...this.loading.values()]
-    this.loading.clear()
-    for (const result of await Promise.allSettled(pending)) {
-      if (result.status === 'fulfilled') await result.value.dispose()
-    }
+    await this.loaded.close((model) => model.dispose())
   }
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { errors } from '../errors.js'
+import { LoadOnce, isSafeModelId } from '../models/load-once.js'
 import { modelDirectory, type Manifest } from '../models/manifest.js'
 import { createReranker } from './registry.js'
 import type { Reranker } from './reranker.js'
@@ -15,8 +16,6 @@ export interface RerankerPoolOptions {
   intraOpThreads?: number
   log: (obj: object, msg: string) => void
 }
-
-const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/
 
 /** Which kind of export a folder holds, from its config.json `architectures`. */
 async function kindOf(dir: string): Promise<'cross-encoder' | 'listwise-onnx' | undefined> {
@@ -39,7 +38,7 @@ async function kindOf(dir: string): Promise<'cross-encoder' | 'listwise-onnx' | 
  * `remote` is the configured OpenAI-compatible server.
  */
 export class RerankerPool {
-  private readonly loading = new Map<string, Promise<Reranker>>()
+  private readonly loaded = new LoadOnce<Reranker>()
 
   constructor(private readonly options: RerankerPoolOptions) {}
 
@@ -50,13 +49,7 @@ export class RerankerPool {
   }
 
   get(id: string): Promise<Reranker> {
-    let pending = this.loading.get(id)
-    if (pending === undefined) {
-      pending = this.load(id)
-      this.loading.set(id, pending)
-      pending.catch(() => this.loading.delete(id))
-    }
-    return pending
+    return this.loaded.get(id, () => this.load(id))
   }
 
   private async load(id: string): Promise<Reranker> {
@@ -73,7 +66,7 @@ export class RerankerPool {
         server: { baseUrl: remote.baseUrl, model: remote.model, api: remote.api, timeoutMs: remote.timeoutMs },
       })
     } else {
-      if (!MODEL_ID_PATTERN.test(id) || id.split('/').includes('..')) throw errors.unknownModel(id, this.known())
+      if (!isSafeModelId(id)) throw errors.unknownModel(id, this.known())
       const dir = modelDirectory(this.options.modelsDir, id)
       const kind = await kindOf(dir)
       if (kind === undefined) {
@@ -91,9 +84,7 @@ export class RerankerPool {
   }
 
   async close(): Promise<void> {
-    const pending = [...this.loading.values()]
-    this.loading.clear()
-    for (const result of await Promise.allSettled(pending)) if (result.status === 'fulfilled') await result.value.dispose()
+    await this.loaded.close((reranker) => reranker.dispose())
   }
 }
 
