@@ -17,6 +17,8 @@ export interface EmbeddingModelOptions {
   matryoshkaDims?: number[]
   batchSize?: number
   session?: SessionOptions
+  /** Called after every ONNX run with its wall time and batch size (metrics). */
+  onRun?: (ms: number, batchSize: number) => void
 }
 
 export interface EmbeddingBatch {
@@ -133,7 +135,9 @@ export class EmbeddingModel {
     const mask = padToTensor(batch.map((b) => b.ids.map(() => 1))).tensor
     if (this.session.inputNames.includes('attention_mask')) feeds.attention_mask = mask
     if (this.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = padToTensor(batch.map((b) => b.typeIds)).tensor
+    const started = performance.now()
     const output = (await this.session.run(feeds, [this.outputName]))[this.outputName]!
+    this.options.onRun?.(performance.now() - started, batch.length)
     const data = tensorToFloat32(output)
     const normalize = this.options.normalize ?? true
     if (this.pooling === 'in-graph') {

@@ -15,6 +15,8 @@ export interface ModelRegistryOptions {
   batchSize: number
   session: SessionOptions
   log: (obj: object, msg: string) => void
+  /** Reports each ONNX run of a model (wall ms, batch size), e.g. to Prometheus. */
+  onOnnxRun?: (model: string, ms: number, batchSize: number) => void
 }
 
 const hasOnnx = async (dir: string) => {
@@ -82,6 +84,7 @@ export class ModelRegistry {
       ...(entry?.matryoshka_dims !== undefined && { matryoshkaDims: entry.matryoshka_dims }),
       batchSize: this.options.batchSize,
       session: this.options.session,
+      ...(this.options.onOnnxRun !== undefined && { onRun: (ms: number, size: number) => this.options.onOnnxRun!(id, ms, size) }),
     })
     this.options.log({ model: id, dims: model.dims, pooling: model.pooling, ms: Math.round(performance.now() - started) }, 'embedding model loaded')
     return model

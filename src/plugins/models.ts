@@ -26,6 +26,7 @@ export default fp(
       batchSize: config.embedBatchSize,
       session: { intraOpThreads: config.onnxIntraOpThreads },
       log: (obj, msg) => app.log.info(obj, msg),
+      onOnnxRun: (model, ms, batchSize) => app.metrics.observeOnnxRun(model, ms, batchSize),
     })
     let status: string | undefined = `loading default model '${config.embeddingModel}'`
     const loading = models.embedder().then(

@@ -192,7 +192,9 @@ const search: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       if (request.body.query.trim() === '') throw errors.invalidValue('query', request.body.query, 'query must contain a non-whitespace character')
-      return app.searchPipeline.search(request.params.name, request.body)
+      const response = await app.searchPipeline.search(request.params.name, request.body)
+      for (const [stage, ms] of Object.entries(response.timings)) if (stage !== 'total_ms' && ms > 0) app.metrics.observeStage(stage.slice(0, -3), ms)
+      return response
     },
   )
 }

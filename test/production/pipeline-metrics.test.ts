@@ -1,0 +1,18 @@
+import t from 'tap'
+import { TEST_MODEL, buildTestApp } from '../helpers/app.js'
+
+t.test('searches report per-stage latency and ONNX runs with their batch sizes', async (t) => {
+  const { app } = await buildTestApp(t)
+  await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'm' } })
+  await app.inject({ method: 'PUT', url: '/v1/collections/m/documents', payload: { documents: [{ id: 'a', text: 'alpha beta' }, { id: 'b', text: 'gamma delta' }, { id: 'c', text: 'epsilon' }] } })
+  await app.inject({ method: 'POST', url: '/v1/collections/m/search', payload: { query: 'alpha', top_k: 2, mode: 'hybrid' } })
+  const res = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(res.statusCode, 200)
+  const body = res.body
+  for (const stage of ['embed', 'retrieve', 'rescore', 'lexical', 'fusion']) {
+    t.match(body, new RegExp(`funnel_stage_duration_seconds_count\\{stage="${stage}"\\} 1`), `stage ${stage} observed once`)
+  }
+  const model = TEST_MODEL.replace('/', '\\/')
+  t.match(body, new RegExp(`funnel_onnx_run_duration_seconds_count\\{model="${model}"\\} \\d+`), 'ONNX runs counted per model')
+  t.match(body, new RegExp(`funnel_onnx_batch_size_sum\\{model="${model}"\\} \\d+`), 'batch sizes recorded')
+})
