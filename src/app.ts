@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
-import { isFunnelError } from './errors.js'
+import { errors, isFunnelError } from './errors.js'
 import calibrationPlugin from './plugins/calibration.js'
 import modelsPlugin from './plugins/models.js'
 import pipelinePlugin from './plugins/pipeline.js'
@@ -75,6 +75,12 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
         version: API_VERSION,
         description: 'Retrieval and reranking service: ONNX embeddings, HNSW with a Matryoshka funnel, exact rescoring.',
       },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'an API key from FUNNEL_API_KEYS (x-api-key is accepted too)' },
+        },
+      },
+      security: [{ bearerAuth: [] }],
       tags: [
         { name: 'health' },
         { name: 'collections' },
@@ -97,6 +103,11 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
     if (status >= 400 && status < 500) {
       const message = error.validation !== undefined ? validationMessage(error) : error.message
       return reply.code(status).send({ error: { code: frameworkErrorCode(error), message } })
+    }
+    if (error.code === 'SQLITE_FULL') {
+      request.log.error({ err: error }, 'disk full')
+      const full = errors.storageFull()
+      return reply.code(full.statusCode).send({ error: { code: full.code, message: full.message } })
     }
     request.log.error({ err: error }, 'unhandled error')
     return reply.code(500).send({ error: { code: 'internal_error', message: 'internal error; see the server log for request ' + request.id } })

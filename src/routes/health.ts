@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { errors } from '../errors.js'
-import { errorResponses } from './schemas.js'
+import { openRouteErrorResponses } from './schemas.js'
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -9,6 +9,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['health'],
+        security: [],
         summary: 'Liveness: the process is up',
         response: { 200: Type.Object({ status: Type.Literal('ok') }) },
       },
@@ -21,10 +22,11 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['health'],
+        security: [],
         summary: 'Readiness: the default model is loaded and storage is open',
         response: {
           200: Type.Object({ status: Type.Literal('ready'), models: Type.Array(Type.String()) }),
-          ...errorResponses(503),
+          ...openRouteErrorResponses(503),
         },
       },
     },

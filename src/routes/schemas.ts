@@ -12,7 +12,15 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse', description: 'Every 4xx/5xx response has this shape' },
 )
 
+/** Statuses the production plugins may answer on any API route: missing/invalid key, read-only key, rate limit, load shedding or timeout. */
+const ACCESS_STATUSES = [401, 403, 429, 503]
+
+/** Error responses of an API route: its own statuses plus those auth, rate limiting and load shedding add. */
 export const errorResponses = (...statuses: number[]): Record<number, TSchema> =>
+  Object.fromEntries([...new Set([...statuses, ...ACCESS_STATUSES])].sort((a, b) => a - b).map((s) => [s, Type.Ref('ErrorResponse')]))
+
+/** Error responses of an operations route that auth and shedding never touch. */
+export const openRouteErrorResponses = (...statuses: number[]): Record<number, TSchema> =>
   Object.fromEntries(statuses.map((s) => [s, Type.Ref('ErrorResponse')]))
 
 export const CollectionName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', description: 'collection name' })
