@@ -66,6 +66,8 @@ export const errors = {
     ),
   unknownStage: (stage: string, known: readonly string[]) =>
     new FunnelError('unknown_stage', 400, `stages: '${stage}' is not a pipeline stage; stages: ${list(known)}`, { field: 'stages' }),
+  storageFull: () =>
+    new FunnelError('insufficient_storage', 507, 'the disk is full: the write was not stored; free space on the data directory and retry'),
 } as const
 
 export type ErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']

@@ -62,6 +62,19 @@ const round1 = (x: number) => Math.round(x * 10) / 10
 const round2 = (x: number) => Math.round(x * 100) / 100
 const shortName = (id: string) => id.split('/').pop()!
 
+/** Median (the figure reported), fastest round (least disturbed by other processes) and every sample. */
+interface Throughput {
+  texts_per_s: number
+  best_texts_per_s: number
+  samples: number[]
+}
+
+const throughput = (samples: readonly number[]): Throughput => ({
+  texts_per_s: round1(median(samples)),
+  best_texts_per_s: round1(Math.max(...samples)),
+  samples: samples.map(round1),
+})
+
 /** Rotates the list by `by`, so no peer always runs first (or right after the same neighbour). */
 const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length]!)
 
@@ -78,15 +91,11 @@ async function interleaved<K>(keys: readonly K[], rounds: number, measure: (key:
 // ---------------------------------------------------------------------------------------------------
 // Peers: texts/s at each batch size, plus agreement of the vectors.
 
-interface PeerRow {
+interface PeerRow extends Throughput {
   model: string
   peer: string
   texts: keyof Texts
   batch_size: number
-  texts_per_s: number
-  /** The fastest round: the least disturbed by other processes on a shared machine. */
-  best_texts_per_s: number
-  samples: number[]
 }
 
 interface OpenedPeer {
@@ -123,7 +132,7 @@ async function benchPeers(config: Config, texts: Texts, opened: OpenedPeer[]): P
   const samples = await interleaved(keys, config.rounds, async ({ peer, kind, batch }) => texts[kind].length / (await peer.time(texts[kind], batch)))
   return keys.map((k) => {
     const s = samples.get(k)!
-    return { model: k.model, peer: k.peer.name, texts: k.kind, batch_size: k.batch, texts_per_s: round1(median(s)), best_texts_per_s: round1(Math.max(...s)), samples: s.map(round1) }
+    return { model: k.model, peer: k.peer.name, texts: k.kind, batch_size: k.batch, ...throughput(s) }
   })
 }
 
@@ -168,12 +177,10 @@ async function agreement(opened: OpenedPeer[], texts: Texts): Promise<AgreementR
 // ---------------------------------------------------------------------------------------------------
 // Length bucketing: batches of mixed-length texts in input order against length-sorted batches.
 
-interface BucketingRow {
+interface BucketingRow extends Throughput {
   path: string
   order: 'input order' | 'length-sorted'
-  texts_per_s: number
   padding_overhead: number
-  samples: number[]
 }
 
 /** Padded tokens over real tokens when `lengths` are cut into batches of `batchSize`. */
@@ -216,7 +223,7 @@ async function benchBucketing(config: Config, texts: Texts): Promise<BucketingRo
     for (const v of variants) await v.run()
     process.stderr.write(`bucketing: ${mixed.length} mixed texts, ${variants.length} variants x ${config.rounds} rounds\n`)
     const samples = await interleaved(variants, config.rounds, async (v) => mixed.length / (await v.run()))
-    return variants.map((v) => ({ path: v.path, order: v.order, texts_per_s: round1(median(samples.get(v)!)), padding_overhead: round2(v.overhead), samples: samples.get(v)!.map(round1) }))
+    return variants.map((v) => ({ path: v.path, order: v.order, padding_overhead: round2(v.overhead), ...throughput(samples.get(v)!) }))
   } finally {
     await raw.close()
     await funnel.close()
@@ -231,28 +238,26 @@ interface SessionRow {
   threads: number
   graph_optimization: string
   allow_spinning: string
-  docs_batch32_texts_per_s: number
-  queries_batch1_texts_per_s: number
+  docs_batch32: Throughput
+  queries_batch1: Throughput
 }
 
 async function benchSessionOptions(config: Config, texts: Texts): Promise<SessionRow[]> {
   const id = config.models[0]!
   const dir = path.join(config.modelsDir, id)
-  const variants: { row: Omit<SessionRow, 'docs_batch32_texts_per_s' | 'queries_batch1_texts_per_s'>; peer: EmbeddingPeer }[] = []
-  for (const threads of [1, 2]) {
-    for (const level of ['basic', 'all'] as const) {
-      const peer = await FunnelPeer.open('funnel', dir, id, { threads, graphOptimizationLevel: level })
-      variants.push({ row: { path: 'Funnel', threads, graph_optimization: level, allow_spinning: 'default (on)' }, peer })
-    }
+  const variants: { row: Pick<SessionRow, 'path' | 'threads' | 'graph_optimization' | 'allow_spinning'>; peer: EmbeddingPeer }[] = []
+  for (const [threads, level] of [[1, 'basic'], [1, 'all'], [2, 'basic'], [2, 'all'], [0, 'all']] as const) {
+    const peer = await FunnelPeer.open('funnel', dir, id, { threads, graphOptimizationLevel: level })
+    variants.push({ row: { path: 'Funnel', threads, graph_optimization: level, allow_spinning: 'default (on)' }, peer })
   }
-  for (const threads of [0, 2]) {
-    for (const allowSpinning of [true, false]) {
-      const peer = await RawOrtPeer.open('raw', dir, MAX_LENGTH, { threads, allowSpinning })
-      variants.push({ row: { path: 'raw onnxruntime-node', threads, graph_optimization: 'all', allow_spinning: allowSpinning ? 'on' : 'off' }, peer })
-    }
+  // Spinning only matters with helper threads; the Funnel path cannot switch it off yet (see onnx.ts).
+  for (const [threads, allowSpinning] of [[1, undefined], [2, true], [2, false]] as const) {
+    const peer = await RawOrtPeer.open('raw', dir, MAX_LENGTH, { threads, ...(allowSpinning !== undefined && { allowSpinning }) })
+    const spinning = allowSpinning === undefined ? 'n/a (no helper threads)' : allowSpinning ? 'on' : 'off'
+    variants.push({ row: { path: 'raw onnxruntime-node', threads, graph_optimization: 'all', allow_spinning: spinning }, peer })
   }
   try {
-    const docs = texts.docs.slice(0, 128)
+    const docs = texts.docs.slice(0, 64)
     const queries = texts.queries.slice(0, 128)
     const keys = variants.flatMap((v) => [
       { v, kind: 'docs' as const, run: () => v.peer.time(docs, 32), n: docs.length },
@@ -261,10 +266,8 @@ async function benchSessionOptions(config: Config, texts: Texts): Promise<Sessio
     for (const k of keys) await k.run()
     process.stderr.write(`session options: ${keys.length} measurements x ${config.rounds} rounds\n`)
     const samples = await interleaved(keys, config.rounds, async (k) => k.n / (await k.run()))
-    return variants.map((v) => {
-      const of = (kind: 'docs' | 'queries') => round1(median(samples.get(keys.find((k) => k.v === v && k.kind === kind)!)!))
-      return { ...v.row, docs_batch32_texts_per_s: of('docs'), queries_batch1_texts_per_s: of('queries') }
-    })
+    const of = (v: (typeof variants)[number], kind: 'docs' | 'queries') => throughput(samples.get(keys.find((k) => k.v === v && k.kind === kind)!)!)
+    return variants.map((v) => ({ ...v.row, docs_batch32: of(v, 'docs'), queries_batch1: of(v, 'queries') }))
   } finally {
     for (const v of variants) await v.peer.close()
   }
@@ -276,7 +279,10 @@ async function benchSessionOptions(config: Config, texts: Texts): Promise<Sessio
 interface MicroBatchRow {
   mode: string
   concurrency: number
+  threads: number
   requests_per_s: number
+  best_requests_per_s: number
+  samples: number[]
   p50_ms: number
   p99_ms: number
   texts_per_run: number
@@ -329,7 +335,8 @@ async function benchMicroBatching(config: Config, texts: Texts): Promise<MicroBa
     return keys.map((k) => {
       const summary = summarizeLatencies(latencies.get(k)!)
       const r = runs.get(k)!
-      return { mode: k.mode, concurrency: k.concurrency, requests_per_s: round1(median(samples.get(k)!)), p50_ms: summary.p50, p99_ms: summary.p99, texts_per_run: round1(r.texts / r.batches) }
+      const rps = throughput(samples.get(k)!)
+      return { mode: k.mode, concurrency: k.concurrency, threads: config.threads, requests_per_s: rps.texts_per_s, best_requests_per_s: rps.best_texts_per_s, samples: rps.samples, p50_ms: summary.p50, p99_ms: summary.p99, texts_per_run: round1(r.texts / r.batches) }
     })
   } finally {
     await peer.close()
@@ -423,17 +430,25 @@ async function main(): Promise<void> {
   if (sections.has('bucketing')) {
     const rows = await benchBucketing(config, texts)
     result.bucketing = rows
-    report.push('Length bucketing, batch 32, mixed docs and queries\n\n' + markdownTable(['path', 'batch order', 'texts/s', 'padded ÷ real tokens'], rows.map((r) => [r.path, r.order, r.texts_per_s, r.padding_overhead])))
+    report.push('Length bucketing, batch 32, mixed docs and queries\n\n' + markdownTable(['path', 'batch order', 'texts/s', 'best', 'padded ÷ real tokens'], rows.map((r) => [r.path, r.order, r.texts_per_s, r.best_texts_per_s, r.padding_overhead])))
   }
   if (sections.has('session')) {
     const rows = await benchSessionOptions(config, texts)
     result.session_options = rows
-    report.push('Session options (0 threads = onnxruntime default)\n\n' + markdownTable(['path', 'threads', 'graph opt', 'spinning', 'docs b32 texts/s', 'queries b1 texts/s'], rows.map((r) => [r.path, r.threads, r.graph_optimization, r.allow_spinning, r.docs_batch32_texts_per_s, r.queries_batch1_texts_per_s])))
+    const cells = (x: Throughput) => [x.texts_per_s, x.best_texts_per_s]
+    const body = rows.map((r) => [r.path, r.threads, r.graph_optimization, r.allow_spinning, ...cells(r.docs_batch32), ...cells(r.queries_batch1)])
+    report.push(
+      `Session options, Funnel with ${shortName(config.models[0]!)} (0 threads = onnxruntime's default; median and best of ${config.rounds} rounds)\n\n` +
+        markdownTable(['path', 'threads', 'graph opt', 'spinning', 'docs b32 texts/s', 'best', 'queries b1 texts/s', 'best'], body),
+    )
   }
   if (sections.has('microbatch')) {
     const rows = await benchMicroBatching(config, texts)
     result.micro_batching = rows
-    report.push(`Micro-batching, ${config.requests} single-query requests per trial\n\n` + markdownTable(['mode', 'concurrency', 'requests/s', 'p50 ms', 'p99 ms', 'texts per run'], rows.map((r) => [r.mode, r.concurrency, r.requests_per_s, r.p50_ms, r.p99_ms, r.texts_per_run])))
+    report.push(
+      `Micro-batching, ${config.requests} single-query requests per trial, ${config.threads} intra-op thread(s) (median and best of ${config.rounds} rounds; latency percentiles over all rounds)\n\n` +
+        markdownTable(['mode', 'concurrency', 'requests/s', 'best', 'p50 ms', 'p99 ms', 'texts per run'], rows.map((r) => [r.mode, r.concurrency, r.requests_per_s, r.best_requests_per_s, r.p50_ms, r.p99_ms, r.texts_per_run])),
+    )
   }
 
   result.loadavg_end = os.loadavg().map(round2)

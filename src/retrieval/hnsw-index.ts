@@ -92,7 +92,12 @@ export class DenseIndex {
     if (info === undefined || info.size !== meta.bytes) return { reason: 'saved index file missing or truncated' }
     if ((await sha256File(file)) !== meta.sha256) return { reason: 'saved index checksum mismatch' }
     const inner = new hnswlib.HierarchicalNSW('ip', settings.dims)
-    await inner.readIndex(file)
+    try {
+      await inner.readIndex(file)
+    } catch (error) {
+      // A file that matches its sidecar can still be short: hnswlib does not report ENOSPC on write.
+      return { reason: `saved index unreadable (${(error as Error).message})` }
+    }
     const index = new DenseIndex(inner, settings)
     index.seq = meta.seq
     index.live = inner.getIdsList().length
@@ -160,6 +165,12 @@ export class DenseIndex {
     await handle.sync()
     await handle.close()
     const bytes = (await stat(tmp)).size
+    // hnswlib writes silently short files on a full disk; the vectors alone need count × dims × 4 bytes.
+    const minimum = this.inner.getCurrentCount() * this.settings.dims * 4
+    if (bytes < minimum) {
+      await rm(tmp, { force: true })
+      throw new Error(`index file came out short (${bytes} bytes, at least ${minimum} expected): disk full?`)
+    }
     const sha256 = await sha256File(tmp)
     // The meta must never describe a file that is not there: drop it first, rename, then write it.
     await rm(`${base}.meta.json`, { force: true })

@@ -33,6 +33,13 @@ for (const [what, damage] of [
   ['truncated', (base: string) => truncate(`${base}.hnsw`, 100)],
   ['missing', (base: string) => writeFile(`${base}.meta.json`, '{"version":1,"seq":2,"dims":8,"m":16,"bytes":1,"sha256":"00"}')],
   ['garbage sidecar', (base: string) => writeFile(`${base}.meta.json`, 'not json')],
+  ['short but sidecar-consistent (as a full disk leaves it)', async (base: string) => {
+    const bytes = (await readFile(`${base}.hnsw`)).subarray(0, 4096)
+    await writeFile(`${base}.hnsw`, bytes)
+    const meta = JSON.parse(await readFile(`${base}.meta.json`, 'utf8'))
+    const { createHash } = await import('node:crypto')
+    await writeFile(`${base}.meta.json`, JSON.stringify({ ...meta, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }))
+  }],
   ['bit-flipped', async (base: string) => {
     const bytes = await readFile(`${base}.hnsw`)
     bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff
