@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 
 /**
@@ -81,15 +82,46 @@ export class ConfigError extends Error {
 }
 
 /** Builds the config from defaults, then the environment, then explicit overrides (tests use these). */
+/**
+ * Reads FUNNEL_CONFIG_FILE: a JSON object whose keys are the environment variable names (PORT,
+ * FUNNEL_DATA_DIR, ...) with JSON values. Unknown keys are refused so a typo cannot pass silently.
+ */
+function readConfigFile(file: string): { values: Record<string, unknown>; names: Record<string, string> } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new ConfigError(`FUNNEL_CONFIG_FILE=${file}: ${(error as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`FUNNEL_CONFIG_FILE=${file}: expected a JSON object`)
+  const byVariable = new Map(Object.entries(ConfigSchema.properties).map(([key, prop]) => [(prop as { env?: string }).env ?? key, key]))
+  const values: Record<string, unknown> = {}
+  const names: Record<string, string> = {}
+  for (const [name, value] of Object.entries(parsed)) {
+    const key = byVariable.get(name)
+    if (key === undefined) throw new ConfigError(`FUNNEL_CONFIG_FILE=${file}: unknown setting ${name}; known: ${[...byVariable.keys()].join(', ')}`)
+    values[key] = value
+    names[key] = `${name} (in ${file})`
+  }
+  return { values, names }
+}
+
+/**
+ * Builds the config from defaults, then the optional FUNNEL_CONFIG_FILE, then the environment, then
+ * explicit overrides (tests use these). A bad value stops the boot naming the variable.
+ */
 export function loadConfig(env: EnvSource = process.env, overrides: Partial<Config> = {}): Config {
-  const input: Record<string, unknown> = {}
+  const file = env.FUNNEL_CONFIG_FILE === undefined || env.FUNNEL_CONFIG_FILE === '' ? undefined : readConfigFile(env.FUNNEL_CONFIG_FILE)
+  const input: Record<string, unknown> = { ...file?.values }
   const rawValues: Record<string, string> = {}
+  const sources: Record<string, string> = { ...file?.names }
   for (const [key, prop] of Object.entries(ConfigSchema.properties)) {
     const variable = (prop as { env?: string }).env
     const raw = variable === undefined ? undefined : env[variable]
     if (raw !== undefined) {
       input[key] = coerce(raw, prop as { type?: unknown })
       rawValues[key] = raw
+      delete sources[key]
     }
   }
   const merged = Value.Default(ConfigSchema, { ...input, ...overrides }) as Record<string, unknown>
@@ -98,7 +130,7 @@ export function loadConfig(env: EnvSource = process.env, overrides: Partial<Conf
     const first = problems[0]!
     const key = first.instancePath.replace(/^\//, '').split('/')[0] ?? ''
     const prop = (ConfigSchema.properties as Record<string, { env?: string }>)[key]
-    const name = prop?.env ?? key
+    const name = sources[key] ?? prop?.env ?? key
     const shown = rawValues[key] ?? JSON.stringify(merged[key])
     throw new ConfigError(`invalid setting ${name}=${shown}: ${first.message}`)
   }
