@@ -365,8 +365,8 @@ function stratifiedFolds(labels: readonly (0 | 1)[], folds: number, seed: number
   return assignment
 }
 
-/** A small, fast, well-mixed 32-bit PRNG; enough for shuffling folds reproducibly. */
-function mulberry32(seed: number): () => number {
+/** A small, fast, well-mixed 32-bit PRNG; enough for shuffling folds reproducibly (tests reuse it). */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0

@@ -1,19 +1,13 @@
 import type { Test } from 'tap'
 
 /**
- * Seeded synthetic data for the calibration tests. `mulberry32` is bit-for-bit the generator in
- * scratch/calib/sklearn_reference.py, so the scikit-learn cross-check sees the same datasets.
+ * Seeded synthetic data for the calibration tests. `mulberry32` (the fold shuffler's generator) is
+ * bit-for-bit the generator in scratch/calib/sklearn_reference.py, so the scikit-learn cross-check sees
+ * the same datasets.
  */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../../src/calibration/fit.js'
+
+export { mulberry32 }
 
 export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z))
 
