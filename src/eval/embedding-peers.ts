@@ -9,8 +9,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import path from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
 import * as ort from 'onnxruntime-node'
-import { EmbeddingModel } from '../inference/embedding-model.js'
+import { EmbeddingModel, type EmbeddingBatch, type InputKind } from '../inference/embedding-model.js'
+import { cutSortedBatches } from '../inference/length-buckets.js'
+import type { EmbedFunction } from '../inference/micro-batcher.js'
 import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
+import { l2Normalize } from '../retrieval/vector-math.js'
 
 export interface EmbeddingPeer {
   readonly name: string
@@ -100,9 +103,44 @@ export class RawOrtPeer implements EmbeddingPeer {
     return seconds(started)
   }
 
+  /**
+   * EmbeddingModel.embed rebuilt on this session with one change, the cut rule: runs end every
+   * `maxBatch` inputs or where padding would pass `maxPaddingRatio` (see length-buckets.ts).
+   * Tokenisation, sorting, packing, mean pooling and normalisation are done and timed as Funnel does;
+   * with `maxPaddingRatio` Infinity it is Funnel's current path.
+   */
+  embedFunction(maxBatch: number, maxPaddingRatio: number): EmbedFunction {
+    return async (texts: readonly string[], _kind?: InputKind): Promise<EmbeddingBatch> => {
+      const encoded = this.tokenize(texts)
+      const order = encoded.map((_, i) => i).sort((a, b) => encoded[a]!.ids.length - encoded[b]!.ids.length)
+      const vectors = new Array<Float32Array>(texts.length)
+      for (const [start, end] of cutSortedBatches(order.map((i) => encoded[i]!.ids.length), maxBatch, maxPaddingRatio)) {
+        const slice = order.slice(start, end)
+        const batch = slice.map((i) => encoded[i]!)
+        const output = (await this.session.run(bertFeeds(batch, this.session.inputNames), ['last_hidden_state'])).last_hidden_state!
+        const [, width, hidden] = output.dims as [number, number, number]
+        const data = output.data as Float32Array
+        slice.forEach((inputIndex, b) => (vectors[inputIndex] = meanPool(data, b * width * hidden, batch[b]!.ids.length, hidden)))
+      }
+      return { vectors, tokenCounts: encoded.map((e) => e.ids.length), truncated: encoded.map((e) => e.truncatedTokens > 0) }
+    }
+  }
+
+  /** Vectors from the emulated Funnel path, to check the emulation against Funnel itself. */
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    return (await this.embedFunction(32, Infinity)(texts)).vectors
+  }
+
   async close(): Promise<void> {
     await this.session.release()
   }
+}
+
+function meanPool(data: Float32Array, base: number, length: number, hidden: number): Float32Array {
+  const pooled = new Float32Array(hidden)
+  for (let t = 0; t < length; t++) for (let h = 0; h < hidden; h++) pooled[h]! += data[base + t * hidden + h]!
+  for (let h = 0; h < hidden; h++) pooled[h] = pooled[h]! / Math.max(length, 1)
+  return l2Normalize(pooled)
 }
 
 export function ortSessionOptions(options: RuntimeOptions): ort.InferenceSession.SessionOptions {

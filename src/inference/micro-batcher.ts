@@ -6,7 +6,9 @@ export type EmbedFunction = (texts: readonly string[], kind?: InputKind) => Prom
 export interface MicroBatcherOptions {
   /**
    * How long the first queued request may wait for company before its batch is sent, in ms.
-   * 0 still merges the callers of one event-loop turn. Default 2.
+   * 0 (the default) still merges every caller queued by the time the event loop comes round: with
+   * onnxruntime-node running synchronously, that is everyone who arrived during the previous run,
+   * and a 2 ms wait measured 25% fewer requests/s for a lone caller and no gain under load.
    */
   maxWaitMs?: number
   /**
@@ -48,7 +50,7 @@ interface Job {
   reject: (error: unknown) => void
 }
 
-const DEFAULTS = { maxWaitMs: 2, maxBatchTexts: 32, maxInFlight: 1 } as const
+const DEFAULTS = { maxWaitMs: 0, maxBatchTexts: 32, maxInFlight: 1 } as const
 
 function checkOption(name: string, value: number, min: number): void {
   if (!(Number.isFinite(value) || value === Infinity) || value < min) {
@@ -70,8 +72,14 @@ function checkOption(name: string, value: number, min: number): void {
  * more than `maxBatchTexts` texts are batches already: they bypass the queue, so a bulk upsert never
  * holds up queued queries (it shares the cores with them, as it would without the batcher).
  *
+ * Two caveats, both measured (BENCHMARKS-embeddings.md): onnxruntime-node runs a session
+ * synchronously on the JS thread, so a timer can fire late by up to one run; and with an int8
+ * dynamically quantised model a text's vector depends slightly on its batch neighbours (activation
+ * scales are per tensor; cosine to the lone vector >= 0.988 on MiniLM-q), so merged and lone calls
+ * agree exactly only for fp32 models.
+ *
  * @example
- *   const batcher = new MicroBatcher((texts, kind) => model.embed(texts, kind), { maxWaitMs: 2 })
+ *   const batcher = new MicroBatcher((texts, kind) => model.embed(texts, kind), { maxBatchTexts: 32 })
  *   const { vectors } = await batcher.embed(['solar power'], 'query')
  *   await batcher.close()
  */
