@@ -31,6 +31,11 @@ export const ConfigSchema = Type.Object({
   maxTopK: Type.Integer({ minimum: 1, default: 1000, env: 'FUNNEL_MAX_TOP_K' }),
   embedBatchSize: Type.Integer({ minimum: 1, default: 32, env: 'FUNNEL_EMBED_BATCH_SIZE' }),
   onnxIntraOpThreads: Type.Integer({ minimum: 0, default: 0, env: 'FUNNEL_ONNX_THREADS' }),
+  onnxAllowSpinning: Type.Boolean({ default: false, env: 'FUNNEL_ONNX_SPINNING', description: 'let idle onnxruntime worker threads spin (faster on a dedicated machine, much slower on a shared one)' }),
+  embedMaxPaddingRatio: Type.Number({ minimum: 1, default: 1.2, env: 'FUNNEL_EMBED_MAX_PADDING_RATIO', description: 'cut an embedding run early when its padded tokens would pass this multiple of its real tokens' }),
+  microBatch: Type.Boolean({ default: true, env: 'FUNNEL_MICRO_BATCH', description: 'merge concurrent small embed calls (one query per search) into one ONNX run' }),
+  microBatchMaxTexts: Type.Integer({ minimum: 1, default: 32, env: 'FUNNEL_MICRO_BATCH_MAX_TEXTS' }),
+  queryCacheSize: Type.Integer({ minimum: 0, default: 1024, env: 'FUNNEL_QUERY_CACHE_SIZE', description: 'query embeddings kept in an LRU cache per process; 0 disables it' }),
   indexSaveIntervalMs: Type.Integer({ minimum: 0, default: 5000, env: 'FUNNEL_INDEX_SAVE_INTERVAL_MS' }),
   buildDefaultModel: Type.Boolean({ default: true, env: 'FUNNEL_BUILD_DEFAULT_MODEL' }),
   rerankStages: Type.String({

@@ -14,6 +14,8 @@ pipeline, runs every judged query and prints nDCG@10, Recall@100, MRR@10 and lat
 
   --dataset DIR        BEIR folder (e.g. ../shared/datasets/scifact)
   --split NAME         qrels split (default test)
+  --max-queries N      run only the first N judged queries, in qrels file order (a fixed subset;
+                       the output says so); compare runs only on the same N
   --model ID           embedding model (default FUNNEL_EMBEDDING_MODEL or the offline default)
   --index-dims N       HNSW index dims (Matryoshka truncation; default full)
   --oversample N       HNSW shortlist multiple before full-dim rescoring (default 4)
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     options: {
       dataset: { type: 'string' },
       split: { type: 'string', default: 'test' },
+      'max-queries': { type: 'string' },
       model: { type: 'string' },
       'index-dims': { type: 'string' },
       oversample: { type: 'string' },
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`)
     return n
   }
+  const maxQueries = int('max-queries', values['max-queries']) // checked before the slow indexing
   const datasetDir = path.resolve(values.dataset)
   const dataset = path.basename(datasetDir)
   const dataDir = values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-eval')
@@ -93,7 +97,7 @@ async function main(): Promise<void> {
       ...(oversample !== undefined && { oversample }),
       ...(dimensions !== undefined && { dimensions }),
       ...extra,
-    }, `querying ${dataset}/${values.split}`)
+    }, `querying ${dataset}/${values.split}`, { ...(maxQueries !== undefined && { maxQueries }) })
     const latency = outcome.latency
     const run = outcome.run
     const result = {
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
       index_dims: indexDims ?? 'full',
       request: { top_k: topK, oversample, dimensions, ...extra },
       queries: outcome.queries,
+      ...(outcome.subset !== undefined && { query_subset: { ...outcome.subset, order: 'qrels file order' } }),
       metrics: outcome.metrics,
       ...(outcome.prf_original_share !== undefined && { prf_original_share: outcome.prf_original_share }),
       latency_ms: latency,
@@ -115,9 +120,10 @@ async function main(): Promise<void> {
     await writeFile(out, JSON.stringify(result, null, 2) + '\n')
     if (values['run-file'] !== undefined) await writeTrecRun(values['run-file'], run, { tag: 'funnel' })
     const m = outcome.metrics
+    const subset = outcome.subset === undefined ? '' : `; SUBSET: the first ${outcome.subset.first} of ${outcome.subset.of} judged, qrels order`
     process.stdout.write(
       [
-        `dataset      ${dataset}/${values.split} (${outcome.queries} queries)`,
+        `dataset      ${dataset}/${values.split} (${outcome.queries} queries${subset})`,
         `model        ${model} (index dims ${indexDims ?? 'full'})`,
         `nDCG@10      ${m['ndcg@10']!.toFixed(4)}`,
         `Recall@100   ${m['recall@100']!.toFixed(4)}`,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { SearchRequest } from '../pipeline/search.js'
-import { loadQrels, loadQueries } from './beir.js'
+import { loadQrels, loadQueries, type BeirQrels, type BeirQuery } from './beir.js'
 import { summarizeLatencies, type LatencySummary } from './latency.js'
 import { evaluateRun } from './metrics.js'
 import { createProgress } from './progress.js'
@@ -12,9 +12,28 @@ export interface EvaluationOutcome {
   run: Map<string, Map<string, number>>
   /** How often PRF kept the original query, when PRF ran. */
   prf_original_share?: number
+  /** Set when only the first `first` of the split's `of` judged queries ran (--max-queries). */
+  subset?: { first: number; of: number }
 }
 
-/** Runs every judged query of a split through the search pipeline and scores the ranking. */
+export interface EvaluationOptions {
+  /** Run only the first N judged queries, in qrels file order: the same subset on every run. */
+  maxQueries?: number
+}
+
+/** Ids of the judged queries that have a text, in qrels file order; the first `maxQueries` when given. */
+export function judgedQueryIds(qrels: BeirQrels, queries: ReadonlyMap<string, BeirQuery>, maxQueries?: number): string[] {
+  if (maxQueries !== undefined && !(Number.isInteger(maxQueries) && maxQueries >= 1)) {
+    throw new RangeError(`maxQueries must be a positive integer, got ${maxQueries}`)
+  }
+  const judged = [...qrels.keys()].filter((id) => queries.has(id))
+  return maxQueries === undefined ? judged : judged.slice(0, maxQueries)
+}
+
+/**
+ * Runs the judged queries of a split (all, or the first `maxQueries`) through the search pipeline
+ * and scores the ranking; a subset is scored against its own queries' qrels only.
+ */
 export async function runEvaluation(
   app: FastifyInstance,
   collection: string,
@@ -22,10 +41,14 @@ export async function runEvaluation(
   split: string,
   request: Omit<SearchRequest, 'query'>,
   label = `querying ${split}`,
+  options: EvaluationOptions = {},
 ): Promise<EvaluationOutcome> {
-  const qrels = await loadQrels(datasetDir, split)
+  const allQrels = await loadQrels(datasetDir, split)
   const queries = await loadQueries(datasetDir)
-  const judged = [...qrels.keys()].filter((id) => queries.has(id))
+  const allJudged = judgedQueryIds(allQrels, queries)
+  const judged = judgedQueryIds(allQrels, queries, options.maxQueries)
+  // Queries left out of a subset must not count as empty rankings: the metrics see only its qrels.
+  const qrels: BeirQrels = options.maxQueries === undefined ? allQrels : new Map(judged.map((id) => [id, allQrels.get(id)!]))
   const run = new Map<string, Map<string, number>>()
   const latencies: number[] = []
   let prfRuns = 0
@@ -50,5 +73,6 @@ export async function runEvaluation(
     latency: summarizeLatencies(latencies),
     run,
     ...(prfRuns > 0 && { prf_original_share: prfOriginal / prfRuns }),
+    ...(judged.length < allJudged.length && { subset: { first: judged.length, of: allJudged.length } }),
   }
 }

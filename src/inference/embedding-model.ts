@@ -3,6 +3,7 @@ import path from 'node:path'
 import { OnnxSession, padToTensor, tensorToFloat32, type OnnxFeeds, type SessionOptions } from './onnx.js'
 import { TextTokenizer, type TokenizedText } from './tokenizer.js'
 import { l2Normalize } from '../retrieval/vector-math.js'
+import { cutSortedBatches } from './length-buckets.js'
 
 export type Pooling = 'mean' | 'cls' | 'in-graph'
 export type InputKind = 'query' | 'document'
@@ -16,6 +17,12 @@ export interface EmbeddingModelOptions {
   prefixes?: { query: string; document: string }
   matryoshkaDims?: number[]
   batchSize?: number
+  /**
+   * A run is cut early when its padded tokens would exceed this multiple of its real tokens
+   * (default 1.2; Infinity cuts every `batchSize` inputs only). On CPU an encoder's cost follows the
+   * padded tokens, so near-rectangular runs beat full ones (BENCHMARKS-embeddings.md §4).
+   */
+  maxPaddingRatio?: number
   session?: SessionOptions
   /** Called after every ONNX run with its wall time and batch size (metrics). */
   onRun?: (ms: number, batchSize: number) => void
@@ -110,15 +117,18 @@ export class EmbeddingModel {
     }
   }
 
-  /** Embeds texts in length-sorted batches; vectors come back in input order. */
+  /**
+   * Embeds texts in length-sorted batches, cut where padding would grow past `maxPaddingRatio`;
+   * vectors come back in input order.
+   */
   async embed(texts: readonly string[], kind: InputKind = 'document'): Promise<EmbeddingBatch> {
     const prefix = this.options.prefixes?.[kind] ?? ''
     const encoded = texts.map((text) => this.tokenizer.encode(prefix + text, this.maxLength))
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[a]!.ids.length - encoded[b]!.ids.length)
     const vectors = new Array<Float32Array>(texts.length)
-    const batchSize = this.options.batchSize ?? 32
-    for (let start = 0; start < order.length; start += batchSize) {
-      const slice = order.slice(start, start + batchSize)
+    const lengths = order.map((i) => encoded[i]!.ids.length)
+    for (const [start, end] of cutSortedBatches(lengths, this.options.batchSize ?? 32, this.options.maxPaddingRatio ?? 1.2)) {
+      const slice = order.slice(start, end)
       const out = await this.runBatch(slice.map((i) => encoded[i]!))
       slice.forEach((inputIndex, j) => (vectors[inputIndex] = out[j]!))
     }

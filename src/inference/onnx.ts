@@ -11,6 +11,12 @@ export interface SessionOptions {
   /** Intra-op threads; 0 lets onnxruntime choose (one per physical core). */
   intraOpThreads?: number
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all'
+  /**
+   * Whether idle intra-op worker threads spin waiting for work (onnxruntime's default) or sleep.
+   * Default false: on a shared or small machine spinning workers fight other processes for the cores,
+   * which halved query throughput with 2 threads here (BENCHMARKS-embeddings.md §3).
+   */
+  allowSpinning?: boolean
 }
 
 export interface TensorInfo {
@@ -42,6 +48,7 @@ export class OnnxSession {
     if (options.intraOpThreads !== undefined && options.intraOpThreads > 0) {
       sessionOptions.intraOpNumThreads = options.intraOpThreads
     }
+    sessionOptions.extra = { session: { intra_op: { allow_spinning: options.allowSpinning === true ? '1' : '0' } } }
     const inner = await ort.InferenceSession.create(modelPath, sessionOptions)
     return new OnnxSession(inner, modelPath)
   }

@@ -9,6 +9,8 @@ export interface QueryCacheOptions {
    * so one huge key must not be able to pin megabytes. Default 2048.
    */
   maxTextLength?: number
+  /** Called on every lookup with whether it hit (metrics). */
+  onLookup?: (hit: boolean) => void
 }
 
 export interface CachedEmbedding {
@@ -40,6 +42,7 @@ export class QueryEmbeddingCache {
   private readonly maxTextLength: number
   private hits = 0
   private misses = 0
+  private readonly onLookup: ((hit: boolean) => void) | undefined
 
   constructor(options: QueryCacheOptions) {
     if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0) {
@@ -47,11 +50,13 @@ export class QueryEmbeddingCache {
     }
     this.maxEntries = options.maxEntries
     this.maxTextLength = options.maxTextLength ?? 2048
+    this.onLookup = options.onLookup
   }
 
   get(modelId: string, kind: InputKind, text: string): CachedEmbedding | undefined {
     const key = cacheKey(modelId, kind, text)
     const found = this.entries.get(key)
+    this.onLookup?.(found !== undefined)
     if (found === undefined) {
       this.misses++
       return undefined

@@ -1,6 +1,8 @@
 import { access } from 'node:fs/promises'
 import path from 'node:path'
 import { EmbeddingModel } from '../inference/embedding-model.js'
+import type { BatchInfo } from '../inference/micro-batcher.js'
+import { ServingEmbedder, type ServingEmbedderOptions } from '../inference/serving-embedder.js'
 import type { SessionOptions } from '../inference/onnx.js'
 import { ensureDefaultModel } from '../inference/static-model/ensure-default-model.js'
 import { errors } from '../errors.js'
@@ -13,7 +15,12 @@ export interface ModelRegistryOptions {
   defaultEmbeddingModel: string
   buildDefaultModel: boolean
   batchSize: number
+  maxPaddingRatio?: number
   session: SessionOptions
+  /** Micro-batching and the query cache (defaults: on, 32 texts, 1024 queries). */
+  serving?: Pick<ServingEmbedderOptions, 'microBatch' | 'maxBatchTexts' | 'queryCacheSize'>
+  onEmbedBatch?: (model: string, info: BatchInfo) => void
+  onQueryCacheLookup?: (model: string, hit: boolean) => void
   log: (obj: object, msg: string) => void
   /** Reports each ONNX run of a model (wall ms, batch size), e.g. to Prometheus. */
   onOnnxRun?: (model: string, ms: number, batchSize: number) => void
@@ -38,7 +45,7 @@ const hasOnnx = async (dir: string) => {
  * an ONNX export (so users can drop in their own models without editing the manifest).
  */
 export class ModelRegistry {
-  private readonly loaded = new LoadOnce<EmbeddingModel>()
+  private readonly loaded = new LoadOnce<ServingEmbedder>()
 
   constructor(private readonly options: ModelRegistryOptions) {}
 
@@ -60,7 +67,7 @@ export class ModelRegistry {
     return this.loaded.keys()
   }
 
-  async embedder(id: string = this.defaultModelId): Promise<EmbeddingModel> {
+  async embedder(id: string = this.defaultModelId): Promise<ServingEmbedder> {
     // Ids become folder names: refuse anything that could climb out of the models directory.
     if (!isSafeModelId(id)) throw errors.unknownModel(id, this.knownEmbeddingModels())
     return this.loaded.get(id, () => this.load(id))
@@ -71,7 +78,7 @@ export class ModelRegistry {
     await this.embedder(id)
   }
 
-  private async load(id: string): Promise<EmbeddingModel> {
+  private async load(id: string): Promise<ServingEmbedder> {
     const entry = this.manifestEntry(id)
     const dir = await this.resolveDirectory(id, entry)
     const started = performance.now()
@@ -83,11 +90,17 @@ export class ModelRegistry {
       ...(entry?.prefixes !== undefined && { prefixes: entry.prefixes }),
       ...(entry?.matryoshka_dims !== undefined && { matryoshkaDims: entry.matryoshka_dims }),
       batchSize: this.options.batchSize,
+      ...(this.options.maxPaddingRatio !== undefined && { maxPaddingRatio: this.options.maxPaddingRatio }),
       session: this.options.session,
       ...(this.options.onOnnxRun !== undefined && { onRun: (ms: number, size: number) => this.options.onOnnxRun!(id, ms, size) }),
     })
     this.options.log({ model: id, dims: model.dims, pooling: model.pooling, ms: Math.round(performance.now() - started) }, 'embedding model loaded')
-    return model
+    const { onEmbedBatch, onQueryCacheLookup } = this.options
+    return new ServingEmbedder(model, {
+      ...this.options.serving,
+      ...(onEmbedBatch !== undefined && { onBatch: (info: BatchInfo) => onEmbedBatch(id, info) }),
+      ...(onQueryCacheLookup !== undefined && { onCacheLookup: (hit: boolean) => onQueryCacheLookup(id, hit) }),
+    })
   }
 
   private async resolveDirectory(id: string, entry: ModelEntry | undefined): Promise<string> {
@@ -104,6 +117,6 @@ export class ModelRegistry {
   }
 
   async close(): Promise<void> {
-    await this.loaded.close((model) => model.dispose())
+    await this.loaded.close((embedder) => embedder.close())
   }
 }

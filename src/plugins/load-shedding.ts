@@ -10,6 +10,11 @@ function describePressure(type: string, value: number | undefined, config: Confi
   const shown = value === undefined ? '' : Number.isInteger(value) ? String(value) : value.toFixed(2)
   switch (type) {
     case 'eventLoopDelay':
+      // under-pressure reports Infinity when the loop never turned during a whole sample (no delay
+      // sample to average): say that rather than print "Infinity ms".
+      if (value !== undefined && !Number.isFinite(value)) {
+        return `event-loop delay over ${config.shedSampleIntervalMs} ms, the loop did not turn in the last sample > FUNNEL_SHED_MAX_EVENT_LOOP_DELAY_MS=${config.shedMaxEventLoopDelayMs}`
+      }
       return `event-loop delay ${shown} ms > FUNNEL_SHED_MAX_EVENT_LOOP_DELAY_MS=${config.shedMaxEventLoopDelayMs}`
     case 'eventLoopUtilization':
       return `event-loop utilisation ${shown} > FUNNEL_SHED_MAX_EVENT_LOOP_UTILIZATION=${config.shedMaxEventLoopUtilization}`

@@ -29,6 +29,8 @@ export class FunnelMetrics {
   private readonly stageDuration: Histogram<'stage'>
   private readonly onnxRunDuration: Histogram<'model'>
   private readonly onnxBatchSize: Histogram<'model'>
+  private readonly embedBatchCallers: Histogram<'model'>
+  private readonly queryCacheLookups: Counter<'model' | 'result'>
 
   constructor(collectionStats: () => Promise<CollectionStats[]>) {
     const registers = [this.registry]
@@ -64,6 +66,19 @@ export class FunnelMetrics {
       help: 'Inputs per onnxruntime session run',
       labelNames: ['model'],
       buckets: BATCH_BUCKETS,
+      registers,
+    })
+    this.embedBatchCallers = new Histogram({
+      name: 'funnel_embed_batch_callers',
+      help: 'Concurrent embed calls merged into one model call by the micro-batcher',
+      labelNames: ['model'],
+      buckets: BATCH_BUCKETS,
+      registers,
+    })
+    this.queryCacheLookups = new Counter({
+      name: 'funnel_query_cache_lookups_total',
+      help: 'Query embedding cache lookups by result (hit or miss)',
+      labelNames: ['model', 'result'],
       registers,
     })
     this.collectionGauges(collectionStats)
@@ -113,6 +128,15 @@ export class FunnelMetrics {
   observeOnnxRun(model: string, ms: number, batchSize: number): void {
     this.onnxRunDuration.observe({ model }, ms / 1000)
     this.onnxBatchSize.observe({ model }, batchSize)
+  }
+
+  /** The micro-batcher merged `callers` embed calls of `model` into one. */
+  observeEmbedBatch(model: string, callers: number): void {
+    this.embedBatchCallers.observe({ model }, callers)
+  }
+
+  countQueryCacheLookup(model: string, hit: boolean): void {
+    this.queryCacheLookups.inc({ model, result: hit ? 'hit' : 'miss' })
   }
 }
 

@@ -24,9 +24,13 @@ export default fp(
       defaultEmbeddingModel: config.embeddingModel,
       buildDefaultModel: config.buildDefaultModel,
       batchSize: config.embedBatchSize,
-      session: { intraOpThreads: config.onnxIntraOpThreads },
+      maxPaddingRatio: config.embedMaxPaddingRatio,
+      session: { intraOpThreads: config.onnxIntraOpThreads, allowSpinning: config.onnxAllowSpinning },
+      serving: { microBatch: config.microBatch, maxBatchTexts: config.microBatchMaxTexts, queryCacheSize: config.queryCacheSize },
       log: (obj, msg) => app.log.info(obj, msg),
       onOnnxRun: (model, ms, batchSize) => app.metrics.observeOnnxRun(model, ms, batchSize),
+      onEmbedBatch: (model, info) => app.metrics.observeEmbedBatch(model, info.callers),
+      onQueryCacheLookup: (model, hit) => app.metrics.countQueryCacheLookup(model, hit),
     })
     let status: string | undefined = `loading default model '${config.embeddingModel}'`
     const loading = models.embedder().then(

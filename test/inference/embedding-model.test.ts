@@ -48,3 +48,25 @@ t.test('query/document prefixes are applied per input kind', async (t) => {
 t.test('a folder without an ONNX file is refused with the paths looked at', async (t) => {
   await t.rejects(EmbeddingModel.load('/nonexistent-dir', { id: 'x' }), /no ONNX model in \/nonexistent-dir \(looked for onnx\/model.onnx and model.onnx\)/)
 })
+
+t.test('runs are cut where padding would pass maxPaddingRatio, and vectors do not change', async (t) => {
+  const runs: Record<string, number[]> = { cut: [], count: [] }
+  const dir = await fixtureModelDir('tiny-bert-mean')
+  const cut = await EmbeddingModel.load(dir, { id: 'cut', batchSize: 32, maxPaddingRatio: 1.2, onRun: (_ms, size) => runs.cut!.push(size) })
+  const byCount = await EmbeddingModel.load(dir, { id: 'count', batchSize: 32, maxPaddingRatio: Infinity, onRun: (_ms, size) => runs.count!.push(size) })
+  t.teardown(async () => {
+    await cut.dispose()
+    await byCount.dispose()
+  })
+  runs.cut!.length = 0
+  runs.count!.length = 0
+  // Four short texts and four long ones: one run of 8 would pad the short ones to the long length.
+  const short = ['a cat', 'a dog', 'the sun', 'red fish']
+  const long = short.map((s) => `${s} ${'and a very long tail of many more words '.repeat(6)}`)
+  const texts = [short[0]!, long[0]!, short[1]!, long[1]!, short[2]!, long[2]!, short[3]!, long[3]!]
+  const a = await cut.embed(texts)
+  const b = await byCount.embed(texts)
+  t.same(runs.count, [8], 'Infinity cuts by count only: one run of 8')
+  t.same(runs.cut, [4, 4], 'the padding limit splits short from long')
+  a.vectors.forEach((v, i) => close(t, v, Array.from(b.vectors[i]!), 1e-5, `text ${i} embeds the same either way`))
+})

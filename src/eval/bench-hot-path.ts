@@ -1,0 +1,175 @@
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { documentText, loadQueries, readCorpus } from './beir.js'
+import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, type AutocannonRequest, type RunRow, type ServerProcess } from './load-driver.js'
+
+const USAGE = `usage: npm run bench:hot-path -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
+       [--docs 500] [--concurrency 1,8,32] [--duration 10] [--rounds 2] [--variants a,b,...] [--cache-pool 50]
+
+Side by side, in one run: one Funnel server per variant of the embedding hot path (all started at
+once, on copies of one preloaded collection), driven in turn by autocannon against /v1/embeddings
+and /search at each concurrency. Every request carries a unique query (a counter appended), so no
+cache answers; the order of variants rotates each round and the table reports the median round.
+Then the query cache: searches cycling through --cache-pool distinct queries, cache on and off.
+
+Variants: ${'' /* filled below */}`
+
+/** Each variant is a set of server settings; the first four are the hot-path changes one at a time. */
+const VARIANTS: Record<string, { describe: string; env: Record<string, string> }> = {
+  'session-1': {
+    describe: 'what session 1 shipped: onnxruntime spinning threads, no micro-batcher, cuts every 32 inputs, no cache',
+    env: { FUNNEL_ONNX_SPINNING: 'true', FUNNEL_MICRO_BATCH: 'false', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  'spinning-off': {
+    describe: 'idle onnxruntime threads sleep instead of spinning',
+    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'false', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  'micro-batch': {
+    describe: 'spinning off + micro-batcher, runs cut every 32 inputs',
+    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'true', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  'micro-batch+cuts': {
+    describe: 'spinning off + micro-batcher + runs cut where padding passes 1.2x (the defaults now, cache off)',
+    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'true', FUNNEL_EMBED_MAX_PADDING_RATIO: '1.2', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  default: {
+    describe: 'the defaults now: as micro-batch+cuts, with the 1024-entry query cache',
+    env: {},
+  },
+}
+
+const COLLECTION = 'bench-hot-path'
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'sentence-transformers/all-MiniLM-L6-v2' },
+      dataset: { type: 'string', default: path.join(repoRoot, '../shared/datasets/scifact') },
+      docs: { type: 'string', default: '500' },
+      concurrency: { type: 'string', default: '1,8,32' },
+      duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '2' },
+      variants: { type: 'string', default: 'session-1,spinning-off,micro-batch,micro-batch+cuts' },
+      'cache-pool': { type: 'string', default: '50' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  const variants = values.variants.split(',')
+  for (const v of variants) if (VARIANTS[v] === undefined) throw new Error(`--variants: unknown '${v}'; known: ${Object.keys(VARIANTS).join(', ')}`)
+  return {
+    ...values,
+    docs: Number(values.docs),
+    concurrency: values.concurrency.split(',').map(Number),
+    duration: Number(values.duration),
+    rounds: Number(values.rounds),
+    variants,
+    cachePool: Number(values['cache-pool']),
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!
+
+/** The median round of one (run, concurrency, variant) cell, by requests per second. */
+function medianRow(rows: RunRow[]): RunRow {
+  const rps = median(rows.map((r) => r.rps))
+  return rows.find((r) => r.rps === rps)!
+}
+
+async function startVariants(names: string[], base: Record<string, string>, dataDir: string, work: string): Promise<Map<string, ServerProcess>> {
+  const servers = new Map<string, ServerProcess>()
+  for (const name of names) {
+    const data = path.join(work, `data-${name}`)
+    await cp(dataDir, data, { recursive: true })
+    servers.set(name, await startServer({ ...base, ...VARIANTS[name]!.env, FUNNEL_DATA_DIR: data }))
+  }
+  return servers
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions()
+  if (options.help) return void process.stdout.write(USAGE + Object.entries(VARIANTS).map(([k, v]) => `\n  ${k}: ${v.describe}`).join('') + '\n')
+  const loadAtStart = os.loadavg()
+  const work = await mkdtemp(path.join(os.tmpdir(), 'funnel-bench-hot-path-'))
+  const { modelsDir, model } = await chooseModel(options.model, work)
+  const corpus: { id: string; text: string }[] = []
+  for await (const doc of readCorpus(options.dataset)) corpus.push({ id: doc.id, text: documentText(doc) })
+  const queries = [...(await loadQueries(options.dataset)).values()].map((q) => q.text)
+  const base = { FUNNEL_MODELS_DIR: modelsDir, FUNNEL_EMBEDDING_MODEL: model, FUNNEL_BUILD_DEFAULT_MODEL: 'false', LOG_LEVEL: 'warn', FUNNEL_RATE_LIMIT_RPS: '0' }
+
+  // One preload, copied to every variant: the servers differ only in their settings.
+  const seedDir = path.join(work, 'data-seed')
+  const seed = await startServer({ ...base, FUNNEL_DATA_DIR: seedDir })
+  const ingest = await preload(seed.url, COLLECTION, model, corpus.slice(0, options.docs), options.docs)
+  await stopServer(seed)
+  process.stderr.write(`bench: preloaded ${options.docs} documents in ${ingest.seconds.toFixed(1)} s\n`)
+
+  const names = [...new Set([...options.variants, 'default'])]
+  const servers = await startVariants(names, base, seedDir, work)
+  try {
+    const unique = (q: string, n: number) => `${q} ${n}`
+    const endpoints: [string, () => AutocannonRequest][] = [
+      ['POST /v1/embeddings', () => rotating('POST', '/v1/embeddings', queries, (q, n) => ({ input: unique(q, n), input_type: 'query' }))],
+      ['POST /search', () => rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (q, n) => ({ query: unique(q, n), top_k: 10 }))],
+    ]
+    for (const server of servers.values()) await measure(server.url, 'warm-up', 4, 2, [endpoints[0]![1](), endpoints[1]![1]()])
+    const cells = new Map<string, RunRow[]>()
+    for (let round = 0; round < options.rounds; round++) {
+      for (const [run, request] of endpoints) {
+        for (const c of options.concurrency) {
+          const order = options.variants.map((_, i) => options.variants[(i + round) % options.variants.length]!)
+          for (const variant of order) {
+            const row = await measure(servers.get(variant)!.url, `${run} [${variant}] round ${round + 1}`, c, options.duration, [request()])
+            const key = `${run}\u0000${c}\u0000${variant}`
+            cells.set(key, [...(cells.get(key) ?? []), row])
+          }
+        }
+      }
+    }
+    // The query cache: the same few queries again and again (a dashboard, pagination, retries).
+    const pool = queries.slice(0, options.cachePool)
+    const cacheRows: { variant: string; row: RunRow }[] = []
+    for (const variant of ['micro-batch+cuts', 'default']) {
+      const server = servers.get(variant) ?? (await startVariants([variant], base, seedDir, work)).get(variant)!
+      servers.set(variant, server)
+      const search = rotating('POST', `/v1/collections/${COLLECTION}/search`, pool, (q) => ({ query: q, top_k: 10 }))
+      cacheRows.push({ variant, row: await measure(server.url, `search, ${pool.length} repeated queries [${variant}]`, 8, options.duration, [search]) })
+    }
+    await report(options, model, ingest.seconds, cells, cacheRows, loadAtStart)
+  } finally {
+    await Promise.all([...servers.values()].map(stopServer))
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+async function report(options: ReturnType<typeof parseOptions>, model: string, ingestSeconds: number, cells: Map<string, RunRow[]>, cacheRows: { variant: string; row: RunRow }[], loadAtStart: number[]): Promise<void> {
+  const lines = ['| endpoint | connections | variant | req/s (median) | rounds | p50 ms | p99 ms | vs session-1 |', '|---|---|---|---|---|---|---|---|']
+  const summary: Record<string, unknown>[] = []
+  for (const [key, rows] of cells) {
+    const [run, c, variant] = key.split('\u0000') as [string, string, string]
+    const row = medianRow(rows)
+    const baseline = cells.get(`${run}\u0000${c}\u0000session-1`)
+    const gain = baseline === undefined ? '' : `${((row.rps / medianRow(baseline).rps - 1) * 100).toFixed(0)}%`
+    lines.push(`| ${run} | ${c} | ${variant} | ${row.rps} | ${rows.map((r) => r.rps).join(' / ')} | ${row.p50_ms} | ${row.p99_ms} | ${gain} |`)
+    summary.push({ run, connections: Number(c), variant, median: row, rounds: rows })
+  }
+  lines.push('', '| query cache (8 connections) | req/s | p50 ms | p99 ms |', '|---|---|---|---|')
+  for (const { variant, row } of cacheRows) lines.push(`| ${variant} | ${row.rps} | ${row.p50_ms} | ${row.p99_ms} |`)
+  const round2 = (xs: number[]) => xs.map((l) => Math.round(l * 100) / 100)
+  const machine = { nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model, loadavg_start: round2(loadAtStart), loadavg_end: round2(os.loadavg()), node: process.version }
+  const out = options.out ?? path.join(repoRoot, 'bench-results', `bench-hot-path-${Date.now()}.json`)
+  await mkdir(path.dirname(out), { recursive: true })
+  await writeFile(out, JSON.stringify({ model, options, variants: VARIANTS, ingest_seconds: ingestSeconds, cells: summary, cache: cacheRows, machine, date: new Date().toISOString() }, null, 2) + '\n')
+  process.stdout.write(
+    `model ${model}; ${options.docs} documents; ${options.rounds} rounds of ${options.duration} s per cell, variants rotating\n\n` +
+      lines.join('\n') +
+      `\n\nmachine: ${machine.nproc} CPUs (${machine.cpu}), load average ${machine.loadavg_start.join(' ')} at start, ${machine.loadavg_end.join(' ')} at end; node ${process.version}\nresult: ${path.relative(process.cwd(), out)}\n`,
+  )
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack}\n`)
+  process.exit(1)
+})
