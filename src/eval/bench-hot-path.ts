@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { documentText, loadQueries, readCorpus } from './beir.js'
+import { VARIANTS } from './hot-path-variants.js'
 import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, type AutocannonRequest, type RunRow, type ServerProcess } from './load-driver.js'
 
 const USAGE = `usage: npm run bench:hot-path -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
@@ -15,30 +16,6 @@ cache answers; the order of variants rotates each round and the table reports th
 Then the query cache: searches cycling through --cache-pool distinct queries, cache on and off.
 
 Variants: ${'' /* filled below */}`
-
-/** Each variant is a set of server settings; the first four are the hot-path changes one at a time. */
-const VARIANTS: Record<string, { describe: string; env: Record<string, string> }> = {
-  'session-1': {
-    describe: 'what session 1 shipped: onnxruntime spinning threads, no micro-batcher, cuts every 32 inputs, no cache',
-    env: { FUNNEL_ONNX_SPINNING: 'true', FUNNEL_MICRO_BATCH: 'false', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
-  },
-  'spinning-off': {
-    describe: 'idle onnxruntime threads sleep instead of spinning',
-    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'false', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
-  },
-  'micro-batch': {
-    describe: 'spinning off + micro-batcher, runs cut every 32 inputs',
-    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'true', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
-  },
-  'micro-batch+cuts': {
-    describe: 'spinning off + micro-batcher + runs cut where padding passes 1.2x (the defaults now, cache off)',
-    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'true', FUNNEL_EMBED_MAX_PADDING_RATIO: '1.2', FUNNEL_QUERY_CACHE_SIZE: '0' },
-  },
-  default: {
-    describe: 'the defaults now: as micro-batch+cuts, with the 1024-entry query cache',
-    env: {},
-  },
-}
 
 const COLLECTION = 'bench-hot-path'
 

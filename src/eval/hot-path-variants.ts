@@ -1,0 +1,27 @@
+/**
+ * Server settings that switch the embedding hot-path changes on one at a time, for the benchmarks
+ * and profiles that compare them side by side (bench-hot-path.ts, profile-search.ts).
+ */
+/** Each variant is a set of server settings; the first four are the hot-path changes one at a time. */
+export const VARIANTS: Record<string, { describe: string; env: Record<string, string> }> = {
+  'session-1': {
+    describe: 'what session 1 shipped: onnxruntime spinning threads, no micro-batcher, cuts every 32 inputs, no cache',
+    env: { FUNNEL_ONNX_SPINNING: 'true', FUNNEL_MICRO_BATCH: 'false', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  'spinning-off': {
+    describe: 'idle onnxruntime threads sleep instead of spinning',
+    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'false', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  'micro-batch': {
+    describe: 'spinning off + micro-batcher, runs cut every 32 inputs',
+    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'true', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  'micro-batch+cuts': {
+    describe: 'spinning off + micro-batcher + runs cut where padding passes 1.2x (the defaults now, cache off)',
+    env: { FUNNEL_ONNX_SPINNING: 'false', FUNNEL_MICRO_BATCH: 'true', FUNNEL_EMBED_MAX_PADDING_RATIO: '1.2', FUNNEL_QUERY_CACHE_SIZE: '0' },
+  },
+  default: {
+    describe: 'the defaults now: as micro-batch+cuts, with the 1024-entry query cache',
+    env: {},
+  },
+}

@@ -1,0 +1,128 @@
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { documentText, loadQueries, readCorpus } from './beir.js'
+import { summariseProfile, type CpuProfile, type ProfileSummary } from './cpu-profile.js'
+import { VARIANTS } from './hot-path-variants.js'
+import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, type RunRow } from './load-driver.js'
+
+const USAGE = `usage: npm run profile:search -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
+       [--docs 300] [--connections 8] [--duration 10] [--variants session-1,default] [--top 12]
+
+Profiles the server while it answers searches: for each variant (see bench:hot-path --help) a server
+runs under \`node --cpu-prof\`, autocannon sends unique-query searches for --duration seconds, and the
+V8 profile written at shutdown is summed by part of the stack (onnxruntime, tokenizer, SQLite, HNSW,
+HTTP, GC) and by function. CPU ms per search make variants comparable. The .cpuprofile files are kept
+under bench-results/profiles/ (open them in Chrome DevTools or speedscope for a flame graph).
+`
+
+const COLLECTION = 'profile-search'
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'sentence-transformers/all-MiniLM-L6-v2' },
+      dataset: { type: 'string', default: path.join(repoRoot, '../shared/datasets/scifact') },
+      docs: { type: 'string', default: '300' },
+      connections: { type: 'string', default: '8' },
+      duration: { type: 'string', default: '10' },
+      variants: { type: 'string', default: 'session-1,default' },
+      top: { type: 'string', default: '12' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  const variants = values.variants.split(',')
+  for (const v of variants) if (VARIANTS[v] === undefined) throw new Error(`--variants: unknown '${v}'; known: ${Object.keys(VARIANTS).join(', ')}`)
+  return { ...values, docs: Number(values.docs), connections: Number(values.connections), duration: Number(values.duration), top: Number(values.top), variants }
+}
+
+/**
+ * The main thread's profile. Node writes one per thread (CPU.<date>.<time>.<pid>.<thread>.<seq>):
+ * tsx's module loader runs on a thread of its own, so pick thread 0.
+ */
+async function mainThreadProfile(dir: string): Promise<CpuProfile> {
+  const file = (await readdir(dir)).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f))
+  if (file === undefined) throw new Error(`no main-thread .cpuprofile in ${dir}: did the server exit cleanly?`)
+  return JSON.parse(await readFile(path.join(dir, file), 'utf8')) as CpuProfile
+}
+
+function report(results: { variant: string; row: RunRow; summary: ProfileSummary }[], top: number): string {
+  const categories = [...new Set(results.flatMap((r) => r.summary.byCategory.map((c) => c.category)))]
+  const perSearch = (r: (typeof results)[number], ms: number) => (ms / Math.max(1, r.row.requests)).toFixed(2)
+  const head = `| part of the stack | ${results.map((r) => `${r.variant}: CPU ms per search (share)`).join(' | ')} |\n|---|${results.map(() => '---').join('|')}|\n`
+  const rows = categories.map((category) => {
+    const cells = results.map((r) => {
+      const c = r.summary.byCategory.find((x) => x.category === category)
+      return c === undefined ? '0' : `${perSearch(r, c.ms)} (${(c.shareOfBusy * 100).toFixed(0)}%)`
+    })
+    return `| ${category} | ${cells.join(' | ')} |`
+  })
+  const totals = `| **busy total** | ${results.map((r) => `**${perSearch(r, r.summary.busyMs)}**`).join(' | ')} |`
+  const load = results.map((r) => `${r.variant}: ${r.row.requests} searches, ${r.row.rps} req/s, p50 ${r.row.p50_ms} ms, p99 ${r.row.p99_ms} ms`).join('\n')
+  const tops = results
+    .map((r) => `top ${top} functions by self time, ${r.variant}:\n` + r.summary.topFunctions.map((f) => `  ${((f.shareOfBusy * 100).toFixed(1) + '%').padStart(6)}  ${perSearch(r, f.ms).padStart(6)} ms/search  ${f.name}  [${f.category}]`).join('\n'))
+    .join('\n\n')
+  return `${load}\n\n${head}${rows.join('\n')}\n${totals}\n\n${tops}\n`
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions()
+  if (options.help) return void process.stdout.write(USAGE)
+  const work = await mkdtemp(path.join(os.tmpdir(), 'funnel-profile-'))
+  const { modelsDir, model } = await chooseModel(options.model, work)
+  const corpus: { id: string; text: string }[] = []
+  for await (const doc of readCorpus(options.dataset)) corpus.push({ id: doc.id, text: documentText(doc) })
+  const queries = [...(await loadQueries(options.dataset)).values()].map((q) => q.text)
+  const base = { FUNNEL_MODELS_DIR: modelsDir, FUNNEL_EMBEDDING_MODEL: model, FUNNEL_BUILD_DEFAULT_MODEL: 'false', LOG_LEVEL: 'warn', FUNNEL_RATE_LIMIT_RPS: '0' }
+  const stamp = Date.now()
+  const keep = path.join(repoRoot, 'bench-results', 'profiles', String(stamp))
+  try {
+    const seedDir = path.join(work, 'data-seed')
+    const seed = await startServer({ ...base, FUNNEL_DATA_DIR: seedDir })
+    await preload(seed.url, COLLECTION, model, corpus.slice(0, options.docs), options.docs)
+    await stopServer(seed)
+    const results: { variant: string; row: RunRow; summary: ProfileSummary }[] = []
+    for (const variant of options.variants) {
+      const data = path.join(work, `data-${variant}`)
+      const profDir = path.join(keep, variant)
+      await cp(seedDir, data, { recursive: true })
+      await mkdir(profDir, { recursive: true })
+      const server = await startServer({ ...base, ...VARIANTS[variant]!.env, FUNNEL_DATA_DIR: data }, ['--cpu-prof', '--cpu-prof-dir', profDir])
+      let row: RunRow
+      let measuredMs: number
+      let stoppingMs: number
+      try {
+        // Unique query texts (a counter appended), so a cache never answers and every search embeds.
+        const search = () => rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (q, n) => ({ query: `${q} ${n}`, top_k: 10 }))
+        await measure(server.url, `warm-up [${variant}]`, 2, 2, [search()])
+        const started = performance.now()
+        row = await measure(server.url, `search [${variant}]`, options.connections, options.duration, [search()])
+        measuredMs = performance.now() - started
+      } finally {
+        const stopping = performance.now()
+        await stopServer(server)
+        stoppingMs = performance.now() - stopping
+      }
+      // The profile spans the process's life; only the measured run counts (start-up, model load,
+      // warm-up and shutdown are cut away by time before the profile's end).
+      const window = { endsMsBeforeEnd: Math.max(0, stoppingMs - 20), lengthMs: measuredMs }
+      results.push({ variant, row, summary: summariseProfile(await mainThreadProfile(profDir), options.top, window) })
+    }
+    const text = report(results, options.top)
+    await writeFile(path.join(keep, 'summary.md'), text)
+    process.stdout.write(
+      `model ${model}; ${options.docs} documents; ${options.connections} connections for ${options.duration} s per variant; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}\n\n${text}\nprofiles: ${path.relative(process.cwd(), keep)}\n`,
+    )
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`profile failed: ${(error as Error).stack}\n`)
+  process.exit(1)
+})
