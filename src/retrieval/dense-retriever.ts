@@ -52,16 +52,25 @@ function hydrate(store: SqliteStore, collection: string, hits: readonly ScoredLa
 /**
  * The Matryoshka funnel: a coarse HNSW search on truncated vectors for topK × oversample candidates,
  * then exact cosine at full (or requested) dims on the shortlist's vectors, read from the durable
- * store; text and metadata are read for the final topK only.
+ * store; text and metadata are read for the final topK only. When the index is at the rescoring dims
+ * the HNSW scores are already exact and the rescoring read is skipped.
  */
 export function denseSearch(store: SqliteStore, index: DenseIndex, input: DenseSearchInput): DenseSearchResult {
   const started = performance.now()
   const allowed = input.filter === undefined ? undefined : store.labelsMatching(input.collection, input.filter)
   const exact = allowed !== undefined && allowed.size <= EXACT_FILTER_LIMIT
-  const shortlist = exact ? [...allowed] : index.search(input.query, input.topK * input.oversample, allowed).map((n) => n.label)
+  const neighbours = exact ? undefined : index.search(input.query, input.topK * input.oversample, allowed)
   const retrieveMs = elapsedMs(started)
   const rescoreStart = performance.now()
-  const hits = rescoreAtFullDims(input.query, store.vectorsByLabels(shortlist), input.rescoreDims, input.topK)
+  // An index at the rescoring dims already holds the exact vectors: its inner products are the
+  // cosines rescoring would compute, so the vectors are not read back from SQLite.
+  const hits =
+    neighbours !== undefined && index.settings.dims === input.rescoreDims
+      ? neighbours
+          .map((n) => ({ label: n.label, score: n.similarity }))
+          .sort((a, b) => b.score - a.score || a.label - b.label)
+          .slice(0, input.topK)
+      : rescoreAtFullDims(input.query, store.vectorsByLabels(neighbours?.map((n) => n.label) ?? [...allowed!]), input.rescoreDims, input.topK)
   const candidates = hydrate(store, input.collection, hits)
   return { candidates, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: exact ? 'exact' : 'hnsw' }
 }

@@ -122,17 +122,6 @@ const toRecord = (row: RawRecord): DocumentRecord => ({
 
 const toDocument = (row: RawDocument): StoredDocument => ({ ...toRecord(row), vector: blobToVector(row.vector) })
 
-/** Runs `query` over `labels` in chunks that stay under SQLite's bound-parameter limit. */
-function inChunks<T>(labels: readonly number[], query: (placeholders: string, part: readonly number[]) => T[]): T[] {
-  const out: T[] = []
-  const chunk = 500
-  for (let i = 0; i < labels.length; i += chunk) {
-    const part = labels.slice(i, i + chunk)
-    out.push(...query(part.map(() => '?').join(','), part))
-  }
-  return out
-}
-
 /**
  * The durable store: collections, documents and their full-dimension vectors in one SQLite file.
  * WAL with synchronous=FULL, so a committed batch survives a kill -9 or power loss. Every write bumps
@@ -141,6 +130,8 @@ function inChunks<T>(labels: readonly number[], query: (placeholders: string, pa
  */
 export class SqliteStore {
   readonly db: Database.Database
+  /** Read statements prepared once: a search runs several, and preparing them each time showed in profiles. */
+  private readonly statements = new Map<string, Database.Statement>()
 
   constructor(readonly file: string) {
     mkdirSync(path.dirname(file), { recursive: true })
@@ -150,6 +141,16 @@ export class SqliteStore {
     this.db.pragma('foreign_keys = ON')
     this.db.pragma('busy_timeout = 5000')
     this.db.exec(SCHEMA)
+  }
+
+  /** The prepared statement for `sql`, prepared on first use. Only for SQL built from constants. */
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql)
+    if (statement === undefined) {
+      statement = this.db.prepare(sql)
+      this.statements.set(sql, statement)
+    }
+    return statement
   }
 
   get isOpen(): boolean {
@@ -174,7 +175,7 @@ export class SqliteStore {
   }
 
   getCollection(name: string): CollectionRow | undefined {
-    const row = this.db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as RawCollection | undefined
+    const row = this.statement('SELECT * FROM collections WHERE name = ?').get(name) as RawCollection | undefined
     return row === undefined ? undefined : toCollection(row)
   }
 
@@ -254,43 +255,30 @@ export class SqliteStore {
 
   /** Documents (without vectors) for the given index labels, keyed by label; labels no longer stored are absent. */
   documentsByLabels(collection: string, labels: readonly number[]): Map<number, DocumentRecord> {
-    const rows = inChunks(labels, (placeholders, part) =>
-      this.db
-        .prepare(`SELECT label, id, text, metadata FROM documents WHERE collection = ? AND label IN (${placeholders})`)
-        .all(collection, ...part) as RawRecord[],
-    )
+    // One statement for any number of labels: the list goes in as a JSON array and drives the join
+    // (CROSS JOIN fixes the order), so each label is one primary-key lookup.
+    const rows = this.statement('SELECT d.label, d.id, d.text, d.metadata FROM json_each(?) AS j CROSS JOIN documents AS d ON d.label = j.value WHERE d.collection = ?').all(JSON.stringify(labels), collection) as RawRecord[]
     return new Map(rows.map((row) => [row.label, toRecord(row)]))
   }
 
   /** Full-dimension vectors for the given labels (the rescoring stage reads only these). */
   vectorsByLabels(labels: readonly number[]): Map<number, Float32Array> {
-    const rows = inChunks(labels, (placeholders, part) =>
-      this.db.prepare(`SELECT label, vector FROM vectors WHERE label IN (${placeholders})`).all(...part) as { label: number; vector: Buffer }[],
-    )
+    const rows = this.statement('SELECT label, vector FROM vectors WHERE label IN (SELECT value FROM json_each(?))').all(JSON.stringify(labels)) as { label: number; vector: Buffer }[]
     return new Map(rows.map((row) => [row.label, blobToVector(row.vector)]))
   }
 
   /** Full-dimension vectors for the given document ids, keyed by id. */
   vectorsByIds(collection: string, ids: readonly string[]): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>()
-    const statement = this.db.prepare('SELECT v.vector AS vector FROM documents d JOIN vectors v ON v.label = d.label WHERE d.collection = ? AND d.id = ?')
-    for (const id of ids) {
-      const row = statement.get(collection, id) as { vector: Buffer } | undefined
-      if (row !== undefined) out.set(id, blobToVector(row.vector))
-    }
-    return out
+    const rows = this.statement('SELECT d.id AS id, v.vector AS vector FROM documents d JOIN vectors v ON v.label = d.label WHERE d.collection = ? AND d.id IN (SELECT value FROM json_each(?))').all(collection, JSON.stringify(ids)) as { id: string; vector: Buffer }[]
+    return new Map(rows.map((row) => [row.id, blobToVector(row.vector)]))
   }
 
   /** Text and metadata for the given document ids, keyed by id. */
   documentsByIds(collection: string, ids: readonly string[]): Map<string, DocumentRecord> {
-    const out = new Map<string, DocumentRecord>()
-    const statement = this.db.prepare('SELECT label, id, text, metadata FROM documents WHERE collection = ? AND id = ?')
-    for (const id of ids) {
-      const row = statement.get(collection, id) as RawRecord | undefined
-      if (row !== undefined) out.set(id, toRecord(row))
-    }
-    return out
+    const rows = this.statement('SELECT label, id, text, metadata FROM documents WHERE collection = ? AND id IN (SELECT value FROM json_each(?))').all(collection, JSON.stringify(ids)) as RawRecord[]
+    return new Map(rows.map((row) => [row.id, toRecord(row)]))
   }
+
 
   /** Every stored document of a collection, in label order (for index rebuilds and evaluation). */
   *iterateDocuments(collection: string, afterSeq = 0): IterableIterator<StoredDocument> {
