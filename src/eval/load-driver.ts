@@ -76,11 +76,14 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** Starts `src/server.ts` on 127.0.0.1 and waits for /readyz. Its log is drained, not parsed. */
-export async function startServer(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ServerProcess> {
+/**
+ * Starts `src/server.ts` (of this checkout, or of another one at `root`, e.g. a git worktree of an
+ * older commit) on 127.0.0.1 and waits for /readyz. Its log is drained, not parsed.
+ */
+export async function startServer(env: Record<string, string>, nodeArgs: readonly string[] = [], root = repoRoot): Promise<ServerProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(repoRoot, 'src/server.ts')], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/server.ts')], {
+    cwd: root,
     env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -9,12 +9,16 @@ import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopSer
 
 const USAGE = `usage: npm run profile:search -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
        [--docs 300] [--connections 8] [--duration 10] [--variants session-1,default] [--top 12]
+       [--before-root DIR]
 
 Profiles the server while it answers searches: for each variant (see bench:hot-path --help) a server
 runs under \`node --cpu-prof\`, autocannon sends unique-query searches for --duration seconds, and the
 V8 profile written at shutdown is summed by part of the stack (onnxruntime, tokenizer, SQLite, HNSW,
 HTTP, GC) and by function. CPU ms per search make variants comparable. The .cpuprofile files are kept
 under bench-results/profiles/ (open them in Chrome DevTools or speedscope for a flame graph).
+
+--before-root DIR runs the first variant from another checkout (e.g. \`git worktree add /tmp/before
+<commit>\` with node_modules linked in), so code changes are profiled before and after in one run.
 `
 
 const COLLECTION = 'profile-search'
@@ -29,6 +33,7 @@ function parseOptions() {
       duration: { type: 'string', default: '10' },
       variants: { type: 'string', default: 'session-1,default' },
       top: { type: 'string', default: '12' },
+      'before-root': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   })
@@ -88,7 +93,8 @@ async function main(): Promise<void> {
       const profDir = path.join(keep, variant)
       await cp(seedDir, data, { recursive: true })
       await mkdir(profDir, { recursive: true })
-      const server = await startServer({ ...base, ...VARIANTS[variant]!.env, FUNNEL_DATA_DIR: data }, ['--cpu-prof', '--cpu-prof-dir', profDir])
+      const root = variant === options.variants[0] ? options['before-root'] : undefined
+      const server = await startServer({ ...base, ...VARIANTS[variant]!.env, FUNNEL_DATA_DIR: data }, ['--cpu-prof', '--cpu-prof-dir', profDir], root)
       let row: RunRow
       let measuredMs: number
       let stoppingMs: number
@@ -107,7 +113,8 @@ async function main(): Promise<void> {
       // The profile spans the process's life; only the measured run counts (start-up, model load,
       // warm-up and shutdown are cut away by time before the profile's end).
       const window = { endsMsBeforeEnd: Math.max(0, stoppingMs - 20), lengthMs: measuredMs }
-      results.push({ variant, row, summary: summariseProfile(await mainThreadProfile(profDir), options.top, window) })
+      const label = root === undefined ? variant : `${variant} (code in ${path.basename(root)})`
+      results.push({ variant: label, row, summary: summariseProfile(await mainThreadProfile(profDir), options.top, window) })
     }
     const text = report(results, options.top)
     await writeFile(path.join(keep, 'summary.md'), text)
