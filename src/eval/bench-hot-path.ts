@@ -4,7 +4,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { documentText, loadQueries, readCorpus } from './beir.js'
 import { VARIANTS } from './hot-path-variants.js'
-import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, type AutocannonRequest, type RunRow, type ServerProcess } from './load-driver.js'
+import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, uniqueText, type AutocannonRequest, type RunRow, type ServerProcess } from './load-driver.js'
 
 const USAGE = `usage: npm run bench:hot-path -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
        [--docs 500] [--concurrency 1,8,32] [--duration 10] [--rounds 2] [--variants a,b,...] [--cache-pool 50]
@@ -86,10 +86,9 @@ async function main(): Promise<void> {
   const names = [...new Set([...options.variants, 'default'])]
   const servers = await startVariants(names, base, seedDir, work)
   try {
-    const unique = (q: string, n: number) => `${q} ${n}`
     const endpoints: [string, () => AutocannonRequest][] = [
-      ['POST /v1/embeddings', () => rotating('POST', '/v1/embeddings', queries, (q, n) => ({ input: unique(q, n), input_type: 'query' }))],
-      ['POST /search', () => rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (q, n) => ({ query: unique(q, n), top_k: 10 }))],
+      ['POST /v1/embeddings', () => rotating('POST', '/v1/embeddings', queries, (q) => ({ input: uniqueText(q), input_type: 'query' }))],
+      ['POST /search', () => rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (q) => ({ query: uniqueText(q), top_k: 10 }))],
     ]
     for (const server of servers.values()) await measure(server.url, 'warm-up', 4, 2, [endpoints[0]![1](), endpoints[1]![1]()])
     const cells = new Map<string, RunRow[]>()

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { documentText, loadQueries, readCorpus } from './beir.js'
-import { chooseModel, mb, measure, preload, repoRoot, residentBytes, rotating, startServer, stopServer, table, withRssSampling, type RunRow, type ServerProcess } from './load-driver.js'
+import { chooseModel, mb, measure, preload, repoRoot, residentBytes, rotating, startServer, stopServer, table, uniqueText, withRssSampling, type RunRow, type ServerProcess } from './load-driver.js'
 
 const USAGE = `usage: npm run bench:load -- [--dataset ../shared/datasets/scifact] [--docs 2000] [--concurrency 1,8,32]
        [--duration 10] [--mixed-duration 30] [--mixed-connections 8] [--upsert-share 0.2] [--model ID]
@@ -51,9 +51,9 @@ type Options = ReturnType<typeof parseOptions>
 async function runLoad(server: ServerProcess, options: Options, corpus: { id: string; text: string }[], queries: string[]) {
   // Each request's text is made unique (a counter appended) so a query cache, if any, never answers:
   // the runs measure the model and the index. --repeat-queries cycles the plain query texts instead.
-  const unique = (query: string, n: number) => (options['repeat-queries'] ? query : `${query} ${n}`)
-  const search = rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (query, n) => ({ query: unique(query, n), top_k: 10 }))
-  const embed = rotating('POST', '/v1/embeddings', queries, (input, n) => ({ input: unique(input, n) }))
+  const unique = (query: string) => (options['repeat-queries'] ? query : uniqueText(query))
+  const search = rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (query) => ({ query: unique(query), top_k: 10 }))
+  const embed = rotating('POST', '/v1/embeddings', queries, (input) => ({ input: unique(input) }))
 
   await measure(server.url, 'warm-up', 4, 2, [search, embed])
   const rows: RunRow[] = []

@@ -5,7 +5,7 @@
 /** Each variant is a set of server settings; the first four are the hot-path changes one at a time. */
 export const VARIANTS: Record<string, { describe: string; env: Record<string, string> }> = {
   'session-1': {
-    describe: 'what session 1 shipped: onnxruntime spinning threads, no micro-batcher, cuts every 32 inputs, no cache',
+    describe: 'the settings session 1 shipped (on this code): onnxruntime spinning threads, no micro-batcher, cuts every 32 inputs, no cache',
     env: { FUNNEL_ONNX_SPINNING: 'true', FUNNEL_MICRO_BATCH: 'false', FUNNEL_EMBED_MAX_PADDING_RATIO: '1000', FUNNEL_QUERY_CACHE_SIZE: '0' },
   },
   'spinning-off': {

@@ -143,6 +143,14 @@ export async function preload(url: string, collection: string, model: string, co
 }
 
 /** A request whose body is rebuilt before each send from the next item of `items`. */
+let uniqueCounter = 0
+
+/**
+ * `text` made unique for this whole process (a counter appended): every run, warm-up and round gets
+ * texts never sent before, so a query cache cannot answer any of them.
+ */
+export const uniqueText = (text: string): string => `${text} ${uniqueCounter++}`
+
 export function rotating(method: string, route: string, items: readonly string[], body: (item: string, n: number) => unknown): AutocannonRequest {
   let n = 0
   return {

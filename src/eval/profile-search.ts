@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { documentText, loadQueries, readCorpus } from './beir.js'
 import { summariseProfile, type CpuProfile, type ProfileSummary } from './cpu-profile.js'
 import { VARIANTS } from './hot-path-variants.js'
-import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, type RunRow } from './load-driver.js'
+import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, uniqueText, type RunRow } from './load-driver.js'
 
 const USAGE = `usage: npm run profile:search -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
        [--docs 300] [--connections 8] [--duration 10] [--variants session-1,default] [--top 12]
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       let stoppingMs: number
       try {
         // Unique query texts (a counter appended), so a cache never answers and every search embeds.
-        const search = () => rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (q, n) => ({ query: `${q} ${n}`, top_k: 10 }))
+        const search = () => rotating('POST', `/v1/collections/${COLLECTION}/search`, queries, (q) => ({ query: uniqueText(q), top_k: 10 }))
         await measure(server.url, `warm-up [${variant}]`, 2, 2, [search()])
         const started = performance.now()
         row = await measure(server.url, `search [${variant}]`, options.connections, options.duration, [search()])
