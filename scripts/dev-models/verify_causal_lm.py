@@ -3,6 +3,10 @@ under onnxruntime: compares last-position logits with the PyTorch reference writ
 convert_gguf_llama.py, then greedy-decodes an answer to a chat prompt (chat_template from
 tokenizer_config.json, rendered with jinja2) with no KV cache, re-running the full sequence.
 
+The export may return logits for the last position only ([batch, 1, vocab], the converter's default)
+or for every position ([batch, sequence, vocab], --all-logits); either way only the last position is
+read. The reference batch is left-padded, so the last position is every row's real last token.
+
 Needs onnxruntime, tokenizers, numpy, jinja2 (the pyenv python3 here).
 usage: verify_causal_lm.py MODEL_DIR [REFERENCE_JSON] [--max-new-tokens N]
 """
@@ -38,7 +42,12 @@ def main() -> int:
     if a.reference:
         ref = json.load(open(a.reference))
         feeds = {k: np.array(ref[k], dtype=np.int64) for k in ("input_ids", "attention_mask", "position_ids")}
-        logits = sess.run(["logits"], feeds)[0][:, -1]
+        every = sess.run(["logits"], feeds)[0]
+        batch, length = feeds["input_ids"].shape
+        result["logits_shape"] = list(every.shape)
+        if every.ndim != 3 or every.shape[0] != batch or every.shape[1] not in (1, length):
+            raise SystemExit(f"logits shape {list(every.shape)}: want [{batch}, 1 or {length}, vocab]")
+        logits = every[:, -1]
         want = np.array(ref["logits_last"], dtype=np.float32)
         diff = float(np.abs(logits - want).max())
         same_argmax = bool((logits.argmax(-1) == want.argmax(-1)).all())

@@ -1,9 +1,10 @@
 /**
  * Reranking benchmark: cross-encoder throughput and per-batch latency across batch sizes, and the
  * per-window latency of the listwise stage. Runs on the test fixture models, plus any real
- * cross-encoder or causal LM found under the models folder. With --peer (on by default), also runs
- * the same ONNX cross-encoder through transformers.js in this process, checks the logits agree, and
- * compares pairs/s in interleaved rounds.
+ * cross-encoder or causal LM found under the models folder (or the cross-encoder folders given with
+ * --cross-encoder). With --peer (on by default), also runs the same ONNX cross-encoder through
+ * transformers.js in this process, checks the logits agree, and compares pairs/s in interleaved
+ * rounds against it and against the raw onnxruntime-node floor (session.run alone on pre-built tensors).
  */
 import { createReadStream, existsSync } from 'node:fs'
 import { chmod, copyFile, cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
@@ -14,21 +15,29 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { fixtureModelDir } from '../../test/helpers/fixture-models.js'
 import { summarizeLatencies } from '../eval/latency.js'
+import { OnnxSession, int64Tensor, padToTensor, type OnnxFeeds } from '../inference/onnx.js'
+import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
 import { elapsedMs, type Candidate } from '../pipeline/candidate.js'
 import { CrossEncoderReranker, relevanceLogits } from './cross-encoder.js'
+import { findOnnxModel } from './model-files.js'
 import { createReranker } from './registry.js'
 
 const USAGE = `usage: npm run bench:rerank -- [--dataset ../shared/datasets/scifact] [--pairs 256] [--repeats 3]
        [--batch-sizes 1,2,4,8,16,32,64] [--candidates 30] [--window 20] [--stride 10] [--passage-tokens 100]
-       [--models-dir models] [--no-real] [--peer-only | --no-peer] [--peer-pairs 64] [--peer-rounds 5]
-       [--peer-batch-sizes 1,8,32,64]
+       [--models-dir models] [--no-real] [--cross-encoder DIR ...] [--threads 1] [--max-length N]
+       [--peer-only | --no-peer] [--no-fixture-peer] [--peer-pairs 64] [--peer-rounds 5] [--peer-batch-sizes 1,8,32,64]
 
 Cross-encoder pairs/s and p50/p95 per ONNX batch for each batch size; listwise per-window latency.
 Fixture models always run; real models under --models-dir are found by their config.json
 architectures (*ForSequenceClassification, *ForCausalLM with a chat template).
 Peer: Funnel's CrossEncoderReranker vs transformers.js on the same ONNX file (fixture
 tiny-cross-encoder plus any real cross-encoder): logit parity, then median pairs/s over
-alternating rounds. --peer-only runs just that.
+rounds in rotating order, next to the raw onnxruntime-node floor (the same length-sorted batches
+Funnel builds, tokenised and packed before the clock starts; only session.run is timed).
+--peer-only runs just that; --no-fixture-peer leaves the fixture out of it.
+--cross-encoder DIR: a cross-encoder folder to bench (repeatable), instead of the ones found under
+  --models-dir. --threads N: intra-op threads for every session (Funnel, transformers.js, raw);
+  0 = onnxruntime's default. --max-length N: cap pairs at N tokens (default: what the model allows).
 `
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -71,6 +80,16 @@ async function fixtureDir(name: string, sharedDir: string): Promise<string> {
   return dir
 }
 
+/** A --cross-encoder folder, resolved; refused unless its config.json names *ForSequenceClassification. */
+async function checkCrossEncoderDir(dir: string): Promise<string> {
+  const resolved = path.resolve(dir)
+  const config = JSON.parse(await readFile(path.join(resolved, 'config.json'), 'utf8')) as { architectures?: string[] }
+  if (!(config.architectures ?? []).some((a) => a.endsWith('ForSequenceClassification'))) {
+    throw new Error(`--cross-encoder ${dir}: config.json architectures ${JSON.stringify(config.architectures)} name no *ForSequenceClassification`)
+  }
+  return resolved
+}
+
 /** Real models under models/<owner>/<name>, classified by the architectures in config.json. */
 async function findRealModels(modelsDir: string): Promise<{ crossEncoders: string[]; causalLms: string[] }> {
   const found = { crossEncoders: [] as string[], causalLms: [] as string[] }
@@ -98,10 +117,21 @@ interface CrossEncoderRow {
   runs: number
 }
 
-async function benchCrossEncoder(label: string, modelDir: string, texts: Texts, batchSizes: number[], repeats: number): Promise<CrossEncoderRow[]> {
+interface SessionKnobs {
+  /** Intra-op threads for every session; 0 = onnxruntime's default. */
+  threads: number
+  maxLength?: number
+}
+
+const ceOptions = (knobs: SessionKnobs) => ({
+  ...(knobs.threads > 0 && { intraOpThreads: knobs.threads }),
+  ...(knobs.maxLength !== undefined && { maxLength: knobs.maxLength }),
+})
+
+async function benchCrossEncoder(label: string, modelDir: string, texts: Texts, batchSizes: number[], repeats: number, knobs: SessionKnobs): Promise<CrossEncoderRow[]> {
   const rows: CrossEncoderRow[] = []
   for (const batchSize of batchSizes) {
-    const ce = await CrossEncoderReranker.load({ modelDir, batchSize })
+    const ce = await CrossEncoderReranker.load({ modelDir, batchSize, ...ceOptions(knobs) })
     try {
       await ce.score(texts.query, texts.passages.slice(0, batchSize)) // warm-up: first-run allocations
       const batchMs: number[] = []
@@ -167,12 +197,24 @@ interface PeerRow {
   batch: number
   funnelPairsPerS: number
   peerPairsPerS: number
+  rawPairsPerS: number
+  /** [min, max] pairs/s over the rounds. */
+  funnelRange: [number, number]
+  peerRange: [number, number]
+  rawRange: [number, number]
+  /** Padded tokens / real tokens: Funnel's (and the floor's) length-sorted batches, transformers.js' input-order ones. */
+  funnelPadding: number
+  peerPadding: number
+  /** Median process CPU seconds per wall second while timed, funnel/tjs/raw. */
+  cpuPerWall: string
 }
 
 interface PeerResult {
   rows: PeerRow[]
   model: string
   pairs: number
+  /** Real tokens per pair (query + passage + specials): mean, min, max. */
+  tokens: { mean: number; min: number; max: number }
   maxLength: number
   /** Passages shortened (at a word boundary) so every pair fits maxLength without truncation. */
   clipped: number
@@ -188,6 +230,71 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** Padded tokens over real tokens when `lengths` are run in batches of `batchSize` as given. */
+function paddingRatio(lengths: readonly number[], batchSize: number): number {
+  let padded = 0
+  for (let from = 0; from < lengths.length; from += batchSize) {
+    const slice = lengths.slice(from, from + batchSize)
+    padded += Math.max(...slice) * slice.length
+  }
+  return padded / lengths.reduce((a, b) => a + b, 0)
+}
+
+/**
+ * The floor: onnxruntime-node's session.run on the same file and thread count, fed the batches
+ * Funnel builds (pairs tokenised by the same tokenizer and truncation, sorted by length, padded), all
+ * built before the clock starts. No tokenising, no sorting, no read-back beyond what run returns.
+ */
+class RawOrtFloor {
+  private readonly feeds = new Map<number, OnnxFeeds[]>()
+
+  private constructor(
+    private readonly session: OnnxSession,
+    private readonly pairs: readonly TokenizedText[],
+    private readonly outputName: string,
+  ) {}
+
+  static async open(modelDir: string, modelPath: string, query: string, passages: readonly string[], maxLength: number, threads: number): Promise<RawOrtFloor> {
+    const tokenizer = await TextTokenizer.fromDirectory(modelDir)
+    const pairs = passages.map((p) => tokenizer.encodePair(query, p, maxLength)).sort((a, b) => a.ids.length - b.ids.length)
+    const session = await OnnxSession.open(modelPath, threads > 0 ? { intraOpThreads: threads } : {})
+    return new RawOrtFloor(session, pairs, session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!)
+  }
+
+  private prepare(batchSize: number): OnnxFeeds[] {
+    let feeds = this.feeds.get(batchSize)
+    if (feeds !== undefined) return feeds
+    feeds = []
+    for (let from = 0; from < this.pairs.length; from += batchSize) {
+      const rows = this.pairs.slice(from, from + batchSize)
+      const { tensor: inputIds, maxLen } = padToTensor(rows.map((r) => r.ids), 0)
+      const mask = new BigInt64Array(rows.length * maxLen)
+      rows.forEach((r, b) => mask.fill(1n, b * maxLen, b * maxLen + r.ids.length))
+      const feed: OnnxFeeds = { input_ids: inputIds, attention_mask: int64Tensor(mask, [rows.length, maxLen]) }
+      if (this.session.inputNames.includes('token_type_ids')) feed.token_type_ids = padToTensor(rows.map((r) => r.typeIds), 0).tensor
+      feeds.push(feed)
+    }
+    this.feeds.set(batchSize, feeds)
+    return feeds
+  }
+
+  /** Seconds for session.run over every batch, or the first `limit` (tensors built outside the timer). */
+  async time(batchSize: number, limit = Infinity): Promise<number> {
+    const feeds = this.prepare(batchSize).slice(0, limit)
+    const began = performance.now()
+    for (const feed of feeds) await this.session.run(feed, [this.outputName])
+    return elapsedMs(began) / 1000
+  }
+
+  get lengths(): number[] {
+    return this.pairs.map((p) => p.ids.length)
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.dispose()
+  }
+}
+
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let worst = 0
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
@@ -201,16 +308,17 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
  * the logits must agree. Throughput is end to end (tokenise + run) over all pairs, with the order of
  * the two alternating each round; the median round is reported.
  */
-async function benchPeer(label: string, modelDir: string, texts: Texts, batchSizes: number[], rounds: number): Promise<PeerResult> {
+async function benchPeer(label: string, modelDir: string, texts: Texts, batchSizes: number[], rounds: number, knobs: SessionKnobs): Promise<PeerResult> {
   const { AutoTokenizer, AutoModelForSequenceClassification, env } = await import('@huggingface/transformers')
   env.allowRemoteModels = false
   env.allowLocalModels = true
   env.localModelPath = path.dirname(modelDir) + path.sep
   const name = path.basename(modelDir)
   const tokenizer = await AutoTokenizer.from_pretrained(name)
-  const model = await AutoModelForSequenceClassification.from_pretrained(name, { dtype: 'fp32' })
+  const sessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, ...(knobs.threads > 0 && { intraOpNumThreads: knobs.threads }) }
+  const model = await AutoModelForSequenceClassification.from_pretrained(name, { dtype: 'fp32', device: 'cpu', session_options: sessionOptions })
   const funnel = new Map<number, CrossEncoderReranker>()
-  for (const batchSize of new Set([...batchSizes, 32])) funnel.set(batchSize, await CrossEncoderReranker.load({ modelDir, batchSize }))
+  for (const batchSize of new Set([...batchSizes, 32])) funnel.set(batchSize, await CrossEncoderReranker.load({ modelDir, batchSize, ...ceOptions(knobs) }))
   const maxLength = funnel.get(32)!.maxLength
   const { query } = texts
 
@@ -225,6 +333,7 @@ async function benchPeer(label: string, modelDir: string, texts: Texts, batchSiz
     return scores
   }
 
+  let raw: RawOrtFloor | undefined
   try {
     let clipped = 0
     const passages = texts.passages.map((passage) => {
@@ -240,63 +349,124 @@ async function benchPeer(label: string, modelDir: string, texts: Texts, batchSiz
     const diff = maxAbsDiff(reference.scores, await peerScore(passages, 32))
     const diffUntruncated = maxAbsDiff((await funnel.get(32)!.score(query, texts.passages)).scores, await peerScore(texts.passages, 32))
     if (!(diff < 1e-3)) throw new Error(`${label}: Funnel and transformers.js logits differ by ${diff} (want < 1e-3)`)
+    raw = await RawOrtFloor.open(modelDir, await findOnnxModel(modelDir), query, passages, maxLength, knobs.threads)
+    const rawLengths = raw.lengths
+    const inputOrderLengths = passages.map((p) => tokenizer.encode(query, { text_pair: p }).length)
 
     const timings = new Map<string, number[]>()
+    // Process CPU time over wall time per timed call: ~1 when one intra-op thread does the work.
+    const cpuRatios = new Map<string, number[]>()
+    const push = (map: Map<string, number[]>, key: string, value: number) => map.set(key, [...(map.get(key) ?? []), value])
     const time = async (key: string, run: () => Promise<unknown>) => {
+      const cpu = process.cpuUsage()
       const began = performance.now()
       await run()
       const seconds = elapsedMs(began) / 1000
-      timings.set(key, [...(timings.get(key) ?? []), passages.length / seconds])
+      const used = process.cpuUsage(cpu)
+      push(timings, key, passages.length / seconds)
+      push(cpuRatios, key, (used.user + used.system) / 1e6 / seconds)
     }
+    const timeRaw = async (key: string, batchSize: number) => {
+      const cpu = process.cpuUsage()
+      const began = performance.now()
+      await raw!.time(batchSize)
+      const seconds = elapsedMs(began) / 1000
+      const used = process.cpuUsage(cpu)
+      push(timings, key, passages.length / seconds)
+      push(cpuRatios, key, (used.user + used.system) / 1e6 / seconds)
+    }
+    // Warm-up: one batch each (first-run allocations); a real model makes a full pass slow.
     for (const batchSize of batchSizes) {
-      await funnel.get(batchSize)!.score(query, passages) // warm-up
-      await peerScore(passages, batchSize)
+      await funnel.get(batchSize)!.score(query, passages.slice(0, batchSize))
+      await peerScore(passages.slice(0, batchSize), batchSize)
+      await raw.time(batchSize, 1)
     }
     for (let round = 0; round < rounds; round++) {
       for (const batchSize of batchSizes) {
         const runs: [string, () => Promise<unknown>][] = [
-          [`funnel:${batchSize}`, () => funnel.get(batchSize)!.score(query, passages)],
-          [`peer:${batchSize}`, () => peerScore(passages, batchSize)],
+          [`funnel:${batchSize}`, () => time(`funnel:${batchSize}`, () => funnel.get(batchSize)!.score(query, passages))],
+          [`peer:${batchSize}`, () => time(`peer:${batchSize}`, () => peerScore(passages, batchSize))],
+          [`raw:${batchSize}`, () => timeRaw(`raw:${batchSize}`, batchSize)],
         ]
-        if (round % 2) runs.reverse()
-        for (const [key, run] of runs) await time(key, run)
+        // Rotate who goes first each round so drifting machine load does not favour one of them.
+        for (let i = 0; i < runs.length; i++) await runs[(i + round) % runs.length]![1]()
       }
     }
+    // Whole numbers, but one decimal below 100 pairs/s (a real model on one thread runs a few pairs/s).
+    const tidy = (x: number) => (x >= 100 ? Math.round(x) : Math.round(x * 10) / 10)
+    const med = (key: string) => tidy(median(timings.get(key)!))
+    const range = (key: string): [number, number] => [tidy(Math.min(...timings.get(key)!)), tidy(Math.max(...timings.get(key)!))]
     const rows = batchSizes.map((batch) => ({
       model: label,
       batch,
-      funnelPairsPerS: Math.round(median(timings.get(`funnel:${batch}`)!)),
-      peerPairsPerS: Math.round(median(timings.get(`peer:${batch}`)!)),
+      funnelPairsPerS: med(`funnel:${batch}`),
+      peerPairsPerS: med(`peer:${batch}`),
+      rawPairsPerS: med(`raw:${batch}`),
+      funnelRange: range(`funnel:${batch}`),
+      peerRange: range(`peer:${batch}`),
+      rawRange: range(`raw:${batch}`),
+      funnelPadding: paddingRatio(rawLengths, batch),
+      peerPadding: paddingRatio(inputOrderLengths, batch),
+      cpuPerWall: (['funnel', 'peer', 'raw'] as const).map((who) => median(cpuRatios.get(`${who}:${batch}`)!).toFixed(2)).join('/'),
     }))
-    return { rows, model: label, pairs: passages.length, maxLength, clipped, maxAbsDiff: diff, maxAbsDiffUntruncated: diffUntruncated }
+    const tokens = { mean: Math.round(rawLengths.reduce((a, b) => a + b, 0) / rawLengths.length), min: Math.min(...rawLengths), max: Math.max(...rawLengths) }
+    return { rows, model: label, pairs: passages.length, tokens, maxLength, clipped, maxAbsDiff: diff, maxAbsDiffUntruncated: diffUntruncated }
   } finally {
     for (const ce of funnel.values()) await ce.dispose()
     await model.dispose()
+    await raw?.dispose()
   }
 }
 
-async function runPeer(texts: Texts, realCrossEncoders: string[], modelsDir: string, batchSizes: number[], rounds: number): Promise<void> {
+async function runPeer(
+  texts: Texts,
+  realCrossEncoders: string[],
+  modelsDir: string,
+  batchSizes: number[],
+  rounds: number,
+  knobs: SessionKnobs & { fixture: boolean },
+): Promise<void> {
   const cpuModel = os.cpus()[0]?.model ?? 'unknown'
   const loadavg = existsSync('/proc/loadavg') ? (await readFile('/proc/loadavg', 'utf8')).trim() : os.loadavg().join(' ')
   process.stdout.write(
     `\npeer: Funnel CrossEncoderReranker vs transformers.js, same ONNX file; ${os.availableParallelism()} CPUs (${cpuModel}), ` +
-      `loadavg ${loadavg}, ${new Date().toISOString()}, ${rounds} alternating rounds, median\n`,
+      `loadavg ${loadavg}, ${new Date().toISOString()}, ${rounds} rounds in rotating order, median; ` +
+      `intra-op threads ${knobs.threads === 0 ? "onnxruntime's default" : knobs.threads}, node ${process.version}\n`,
   )
-  const models: [string, string][] = [['fixture:tiny-cross-encoder', await fixtureModelDir('tiny-cross-encoder')]]
+  const models: [string, string][] = knobs.fixture ? [['fixture:tiny-cross-encoder', await fixtureModelDir('tiny-cross-encoder')]] : []
   for (const dir of realCrossEncoders) models.push([path.relative(modelsDir, dir), dir])
   if (realCrossEncoders.length === 0) process.stdout.write(`no real cross-encoder (*ForSequenceClassification) under ${modelsDir}\n`)
   const rows: PeerRow[] = []
   for (const [label, dir] of models) {
-    const result = await benchPeer(label, dir, texts, batchSizes, rounds)
+    const result = await benchPeer(label, dir, texts, batchSizes, rounds, knobs)
     process.stdout.write(
       `${label}: ${result.pairs} pairs, max_length ${result.maxLength} (${result.clipped} passages shortened to fit); ` +
+        `tokens per pair mean ${result.tokens.mean}, min ${result.tokens.min}, max ${result.tokens.max}; ` +
         `max |logit diff| ${result.maxAbsDiff.toExponential(2)} (untruncated passages: ${result.maxAbsDiffUntruncated.toExponential(2)})\n`,
     )
     rows.push(...result.rows)
   }
+  const pairs = texts.passages.length
+  const span = (r: [number, number]) => `${r[0]}-${r[1]}`
   printTable(
-    'cross-encoder vs transformers.js (pairs/s end to end, median of rounds)',
-    rows.map((r) => ({ model: r.model, batch: r.batch, 'funnel pairs/s': r.funnelPairsPerS, 'transformers.js pairs/s': r.peerPairsPerS, 'funnel/tjs': (r.funnelPairsPerS / r.peerPairsPerS).toFixed(2) })),
+    `cross-encoder vs transformers.js vs raw onnxruntime-node (pairs/s, median of rounds; Funnel and transformers.js end to end, raw = session.run only; ms/${pairs}: one call over all ${pairs} pairs at the median)`,
+    rows.map((r) => ({
+      model: r.model,
+      batch: r.batch,
+      'funnel pairs/s': r.funnelPairsPerS,
+      'tjs pairs/s': r.peerPairsPerS,
+      'raw ORT pairs/s': r.rawPairsPerS,
+      'funnel/tjs': (r.funnelPairsPerS / r.peerPairsPerS).toFixed(2),
+      'raw/funnel': (r.rawPairsPerS / r.funnelPairsPerS).toFixed(2),
+      [`funnel ms/${pairs}`]: Math.round((1000 * pairs) / r.funnelPairsPerS),
+      [`tjs ms/${pairs}`]: Math.round((1000 * pairs) / r.peerPairsPerS),
+      'funnel range': span(r.funnelRange),
+      'tjs range': span(r.peerRange),
+      'raw range': span(r.rawRange),
+      'pad funnel': r.funnelPadding.toFixed(2),
+      'pad tjs': r.peerPadding.toFixed(2),
+      'cpu/wall f/t/r': r.cpuPerWall,
+    })),
   )
 }
 
@@ -328,6 +498,10 @@ async function main(): Promise<void> {
       'peer-pairs': { type: 'string', default: '64' },
       'peer-rounds': { type: 'string', default: '5' },
       'peer-batch-sizes': { type: 'string', default: '1,8,32,64' },
+      'cross-encoder': { type: 'string', multiple: true },
+      'no-fixture-peer': { type: 'boolean', default: false },
+      threads: { type: 'string', default: '1' },
+      'max-length': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   })
@@ -341,9 +515,16 @@ async function main(): Promise<void> {
   const pairTexts = { ...texts, passages: texts.passages.slice(0, Number(values.pairs)) }
   const listwise = { candidates: Number(values.candidates), window: Number(values.window), stride: Number(values.stride), passageTokens: Number(values['passage-tokens']) }
   const real = values['no-real'] ? { crossEncoders: [], causalLms: [] } : await findRealModels(path.resolve(values['models-dir']))
+  if (values['cross-encoder'] !== undefined) real.crossEncoders = await Promise.all(values['cross-encoder'].map(checkCrossEncoderDir))
+  const threads = Number(values.threads)
+  if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`--threads must be a non-negative integer, got ${values.threads}`)
+  const knobs: SessionKnobs = { threads, ...(values['max-length'] !== undefined && { maxLength: Number(values['max-length']) }) }
   const peerTexts = { ...texts, passages: texts.passages.slice(0, Number(values['peer-pairs'])) }
   const peer = () =>
-    runPeer(peerTexts, real.crossEncoders, path.resolve(values['models-dir']), values['peer-batch-sizes'].split(',').map(Number), Number(values['peer-rounds']))
+    runPeer(peerTexts, real.crossEncoders, path.resolve(values['models-dir']), values['peer-batch-sizes'].split(',').map(Number), Number(values['peer-rounds']), {
+      ...knobs,
+      fixture: !values['no-fixture-peer'],
+    })
   if (values['peer-only']) return peer()
   process.stdout.write(`reranking benchmark: ${os.cpus().length} CPUs, node ${process.version}, ${pairTexts.passages.length} pairs x ${repeats} repeats\n`)
 
@@ -357,7 +538,7 @@ async function main(): Promise<void> {
     }
     for (const dir of real.crossEncoders) crossEncoders.push([path.relative(path.resolve(values['models-dir']), dir), dir])
     const ceRows: CrossEncoderRow[] = []
-    for (const [label, dir] of crossEncoders) ceRows.push(...(await benchCrossEncoder(label, dir, pairTexts, batchSizes, repeats)))
+    for (const [label, dir] of crossEncoders) ceRows.push(...(await benchCrossEncoder(label, dir, pairTexts, batchSizes, repeats, knobs)))
     printTable('cross-encoder (pairs/s end to end; tokenize ms per pair; p50/p95: ms per ONNX batch)', ceRows.map((r) => ({ model: r.model, batch: r.batch, 'pairs/s': r.pairsPerS, tok_ms_pair: r.tokenizeMsPerPair, p50_ms: r.p50, p95_ms: r.p95, batches: r.runs })))
 
     const lms: [string, string, typeof listwise & { repeats: number }][] = []
