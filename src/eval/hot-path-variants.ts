@@ -24,4 +24,8 @@ export const VARIANTS: Record<string, { describe: string; env: Record<string, st
     describe: 'the defaults now: as micro-batch+cuts, with the 1024-entry query cache',
     env: {},
   },
+  worker: {
+    describe: 'the defaults with the embedding model on a worker thread (FUNNEL_ONNX_WORKER=true)',
+    env: { FUNNEL_ONNX_WORKER: 'true' },
+  },
 }

@@ -1,8 +1,11 @@
 /**
- * The only module that touches onnxruntime-node. Everything else asks it for a session and hands it
- * plain typed arrays, so the runtime (or its version) can change in one place.
+ * The only module that touches onnxruntime-node (with its worker half, onnx-worker-thread.ts).
+ * Everything else asks it for a session and hands it plain typed arrays, so the runtime (or its
+ * version) can change in one place.
  */
 import * as ort from 'onnxruntime-node'
+import type { WireMetadata, WireTensor } from './onnx-worker-protocol.js'
+import { WorkerSessionBackend } from './onnx-worker-session.js'
 
 export type OnnxTensor = ort.Tensor
 export type OnnxFeeds = Record<string, ort.Tensor>
@@ -17,6 +20,38 @@ export interface SessionOptions {
    * which halved query throughput with 2 threads here (BENCHMARKS-embeddings.md §3).
    */
   allowSpinning?: boolean
+  /**
+   * Run the session on a worker thread (default false). onnxruntime-node blocks the calling thread
+   * for a whole run; on a worker the event loop keeps serving other requests meanwhile.
+   */
+  worker?: boolean
+}
+
+/** What OnnxSession needs of a session: onnxruntime's own, or its worker-thread stand-in. */
+interface SessionBackend {
+  readonly inputNames: readonly string[]
+  readonly outputNames: readonly string[]
+  readonly inputMetadata: readonly WireMetadata[]
+  readonly outputMetadata: readonly WireMetadata[]
+  run(feeds: OnnxFeeds, outputs?: readonly string[]): Promise<Record<string, OnnxTensor>>
+  release(): Promise<void>
+}
+
+const toWire = (tensor: OnnxTensor): WireTensor => ({ type: tensor.type, dims: [...tensor.dims], data: tensor.data as WireTensor['data'] })
+const fromWire = (tensor: WireTensor): OnnxTensor => new ort.Tensor(tensor.type as 'float32', tensor.data as Float32Array, tensor.dims)
+const mapValues = <A, B>(record: Record<string, A>, fn: (value: A) => B): Record<string, B> =>
+  Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]))
+
+/** A worker-thread session behind the same interface: tensors are converted at the boundary. */
+function workerBackend(worker: WorkerSessionBackend): SessionBackend {
+  return {
+    inputNames: worker.inputNames,
+    outputNames: worker.outputNames,
+    inputMetadata: worker.inputMetadata,
+    outputMetadata: worker.outputMetadata,
+    run: async (feeds, outputs) => mapValues(await worker.run(mapValues(feeds, toWire), outputs), fromWire),
+    release: () => worker.release(),
+  }
 }
 
 export interface TensorInfo {
@@ -36,8 +71,10 @@ export interface TensorInfo {
  */
 export class OnnxSession {
   private constructor(
-    private readonly inner: ort.InferenceSession,
+    private readonly inner: SessionBackend,
     readonly path: string,
+    /** Whether runs happen on a worker thread. */
+    readonly onWorker: boolean,
   ) {}
 
   static async open(modelPath: string, options: SessionOptions = {}): Promise<OnnxSession> {
@@ -49,8 +86,20 @@ export class OnnxSession {
       sessionOptions.intraOpNumThreads = options.intraOpThreads
     }
     sessionOptions.extra = { session: { intra_op: { allow_spinning: options.allowSpinning === true ? '1' : '0' } } }
+    if (options.worker === true) return new OnnxSession(workerBackend(await WorkerSessionBackend.start(modelPath, sessionOptions)), modelPath, true)
     const inner = await ort.InferenceSession.create(modelPath, sessionOptions)
-    return new OnnxSession(inner, modelPath)
+    return new OnnxSession(
+      {
+        inputNames: inner.inputNames,
+        outputNames: inner.outputNames,
+        inputMetadata: inner.inputMetadata,
+        outputMetadata: inner.outputMetadata,
+        run: (feeds, outputs) => (outputs === undefined ? inner.run(feeds) : inner.run(feeds, outputs)),
+        release: () => inner.release(),
+      },
+      modelPath,
+      false,
+    )
   }
 
   get inputNames(): readonly string[] {
@@ -70,7 +119,7 @@ export class OnnxSession {
   }
 
   async run(feeds: OnnxFeeds, outputs?: readonly string[]): Promise<Record<string, OnnxTensor>> {
-    return outputs === undefined ? this.inner.run(feeds) : this.inner.run(feeds, outputs)
+    return this.inner.run(feeds, outputs)
   }
 
   async dispose(): Promise<void> {
@@ -78,7 +127,7 @@ export class OnnxSession {
   }
 }
 
-function metadataFor(list: readonly ort.InferenceSession.ValueMetadata[], name: string): TensorInfo | undefined {
+function metadataFor(list: readonly WireMetadata[], name: string): TensorInfo | undefined {
   const found = list.find((m) => m.name === name)
   if (found === undefined) return undefined
   if (!found.isTensor) return { name, shape: undefined, type: undefined }

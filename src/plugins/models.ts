@@ -25,7 +25,7 @@ export default fp(
       buildDefaultModel: config.buildDefaultModel,
       batchSize: config.embedBatchSize,
       maxPaddingRatio: config.embedMaxPaddingRatio,
-      session: { intraOpThreads: config.onnxIntraOpThreads, allowSpinning: config.onnxAllowSpinning },
+      session: { intraOpThreads: config.onnxIntraOpThreads, allowSpinning: config.onnxAllowSpinning, worker: config.onnxWorker },
       serving: { microBatch: config.microBatch, maxBatchTexts: config.microBatchMaxTexts, queryCacheSize: config.queryCacheSize },
       log: (obj, msg) => app.log.info(obj, msg),
       onOnnxRun: (model, ms, batchSize) => app.metrics.observeOnnxRun(model, ms, batchSize),
