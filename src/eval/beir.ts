@@ -152,3 +152,18 @@ export async function loadQrels(dir: string, split: string): Promise<BeirQrels> 
   }
   return qrels
 }
+
+/**
+ * The first query and the first `count` documents of a BEIR folder, as rerank benchmarks use them:
+ * each passage is "title. text" (a candidate's text as a reranker would be shown it).
+ */
+export async function firstQueryAndPassages(dir: string, count: number): Promise<{ query: string; passages: string[] }> {
+  const passages: string[] = []
+  for await (const doc of readCorpus(dir)) {
+    if (passages.length >= count) break
+    passages.push(`${doc.title}. ${doc.text}`.trim())
+  }
+  const [first] = (await loadQueries(dir)).values()
+  if (first === undefined) throw new Error(`${join(dir, 'queries.jsonl')}: no queries`)
+  return { query: first.text, passages }
+}

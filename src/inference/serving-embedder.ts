@@ -30,7 +30,7 @@ export interface ServingEmbedderOptions {
 export class ServingEmbedder {
   private readonly batcher: MicroBatcher | undefined
   private readonly cache: QueryEmbeddingCache
-  private readonly embedDocuments: EmbedFunction
+  private readonly embedBatched: EmbedFunction
   private readonly embedQueries: EmbedFunction
 
   constructor(
@@ -45,12 +45,12 @@ export class ServingEmbedder {
             maxBatchTexts: options.maxBatchTexts ?? 32,
             ...(options.onBatch !== undefined && { onBatch: options.onBatch }),
           })
-    this.embedDocuments = this.batcher?.embed ?? direct
+    this.embedBatched = this.batcher?.embed ?? direct
     this.cache = new QueryEmbeddingCache({
       maxEntries: options.queryCacheSize ?? 1024,
       ...(options.onCacheLookup !== undefined && { onLookup: options.onCacheLookup }),
     })
-    this.embedQueries = this.cache.wrap(model.id, this.embedDocuments)
+    this.embedQueries = this.cache.wrap(model.id, this.embedBatched)
   }
 
   get id(): string {
@@ -75,7 +75,7 @@ export class ServingEmbedder {
 
   /** Same contract as `EmbeddingModel.embed`: vectors come back in input order. */
   embed(texts: readonly string[], kind: InputKind = 'document'): Promise<EmbeddingBatch> {
-    return kind === 'query' ? this.embedQueries(texts, kind) : this.embedDocuments(texts, kind)
+    return kind === 'query' ? this.embedQueries(texts, kind) : this.embedBatched(texts, kind)
   }
 
   stats(): { batches: number; callers: number; texts: number; cacheHits: number; cacheMisses: number; cacheEntries: number } {

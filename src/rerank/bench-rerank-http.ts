@@ -9,13 +9,13 @@
  * abstract), so nothing is cached between requests. Latency is client-side wall time per request;
  * the server's own rerank_ms is reported next to it.
  */
-import { createReadStream, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { firstQueryAndPassages } from '../eval/beir.js'
 import { summarizeLatencies } from '../eval/latency.js'
 import { startServer, stopServer } from '../eval/load-driver.js'
 
@@ -39,19 +39,6 @@ interface RerankResponse {
 
 /** A non-2xx answer: counted per level instead of ending the run. */
 class RequestFailed extends Error {}
-
-async function loadTexts(datasetDir: string, count: number): Promise<{ query: string; passages: string[] }> {
-  const passages: string[] = []
-  const lines = readline.createInterface({ input: createReadStream(path.join(datasetDir, 'corpus.jsonl'), 'utf8'), crlfDelay: Infinity })
-  for await (const line of lines) {
-    const doc = JSON.parse(line) as { title?: string; text?: string }
-    passages.push(`${doc.title ?? ''}. ${doc.text ?? ''}`.trim())
-    if (passages.length >= count) break
-  }
-  lines.close()
-  const queryLine = (await readFile(path.join(datasetDir, 'queries.jsonl'), 'utf8')).split('\n')[0]!
-  return { query: (JSON.parse(queryLine) as { text: string }).text, passages }
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -78,7 +65,7 @@ async function main(): Promise<void> {
   const levels = values.concurrency.split(',').map(Number)
   const perLevel = Number(values.requests)
   const totalWindows = Number(values.warmup) + levels.reduce((sum, c) => sum + Math.max(perLevel, c), 0)
-  const texts = await loadTexts(path.resolve(values.dataset), documents + totalWindows * 7)
+  const texts = await firstQueryAndPassages(path.resolve(values.dataset), documents + totalWindows * 7)
   let window = 0
   /** A different slice of the corpus per request (shifted by 7 texts), so requests differ. */
   const nextBody = () => {

@@ -6,14 +6,14 @@
  * transformers.js in this process, checks the logits agree, and compares pairs/s in interleaved
  * rounds against it and against the raw onnxruntime-node floor (session.run alone on pre-built tensors).
  */
-import { createReadStream, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { chmod, copyFile, cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { fixtureModelDir } from '../../test/helpers/fixture-models.js'
+import { firstQueryAndPassages } from '../eval/beir.js'
 import { summarizeLatencies } from '../eval/latency.js'
 import { OnnxSession, int64Tensor, padToTensor, type OnnxFeeds } from '../inference/onnx.js'
 import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
@@ -54,16 +54,7 @@ async function loadTexts(datasetDir: string, count: number): Promise<Texts> {
     const passages = Array.from({ length: count }, (_, i) => `Passage ${i}. ` + 'Rerankers reorder retrieved documents by relevance. '.repeat(1 + (i % 12)))
     return { query: 'how do rerankers order documents', passages }
   }
-  const passages: string[] = []
-  const lines = readline.createInterface({ input: createReadStream(corpus, 'utf8'), crlfDelay: Infinity })
-  for await (const line of lines) {
-    const doc = JSON.parse(line) as { title?: string; text?: string }
-    passages.push(`${doc.title ?? ''}. ${doc.text ?? ''}`.trim())
-    if (passages.length >= count) break
-  }
-  lines.close()
-  const queryLine = (await readFile(path.join(datasetDir, 'queries.jsonl'), 'utf8')).split('\n')[0]!
-  return { query: (JSON.parse(queryLine) as { text: string }).text, passages }
+  return firstQueryAndPassages(datasetDir, count)
 }
 
 /** A loadable copy of a test fixture; the BERT fixtures borrow the shared bert-base-uncased tokenizer. */
