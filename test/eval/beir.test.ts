@@ -2,10 +2,13 @@ import { writeFile, mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import t from 'tap'
 import { documentText, loadQrels, loadQueries, readCorpus, type BeirDocument } from '../../src/eval/beir.js'
+import { sharedPath } from '../helpers/shared-data.js'
 
-const DATASETS = resolve(import.meta.dirname, '../../../shared/datasets')
-const SCIFACT = join(DATASETS, 'scifact')
-const CRANFIELD = join(DATASETS, 'cranfield')
+const TINY = resolve(import.meta.dirname, '../fixtures/beir-tiny')
+const scifact = sharedPath('datasets/scifact')
+const cranfield = sharedPath('datasets/cranfield')
+const SCIFACT = scifact.path
+const CRANFIELD = cranfield.path
 
 async function collect(dir: string): Promise<BeirDocument[]> {
   const docs: BeirDocument[] = []
@@ -16,7 +19,20 @@ async function collect(dir: string): Promise<BeirDocument[]> {
 const judgmentCount = (qrels: Map<string, Map<string, number>>): number =>
   [...qrels.values()].reduce((sum, labels) => sum + labels.size, 0)
 
-t.test('SciFact: 5183 docs, 300 judged test queries, 339 qrels', async (t) => {
+t.test('the committed tiny sample: corpus, queries with metadata, graded qrels', async (t) => {
+  const docs = await collect(TINY)
+  t.same(docs.map((doc) => doc.id), ['d1', 'd2', 'd3'])
+  t.equal(documentText(docs[0]!), 'Castles The king ruled the castle.')
+  t.equal(docs[2]!.text, '', 'an empty text is kept as empty')
+  const queries = await loadQueries(TINY)
+  t.equal(queries.get('q1')?.text, 'who ruled the castle')
+  t.same(queries.get('q1')?.metadata, { orig_id: '001' })
+  const qrels = await loadQrels(TINY, 'test')
+  t.same([...qrels.get('q1')!], [['d1', 2], ['d3', 0]])
+  t.same([...qrels.get('q2')!], [['d2', 1]])
+})
+
+t.test('SciFact: 5183 docs, 300 judged test queries, 339 qrels', { skip: scifact.skip }, async (t) => {
   const docs = await collect(SCIFACT)
   t.equal(docs.length, 5183)
   t.equal(new Set(docs.map((doc) => doc.id)).size, 5183, 'ids are unique')
@@ -38,7 +54,7 @@ t.test('SciFact: 5183 docs, 300 judged test queries, 339 qrels', async (t) => {
   t.ok(judgedDocs.every((id) => corpusIds.has(id)), 'every judged doc is in the corpus')
 })
 
-t.test('Cranfield: 1400 docs incl. two empty ones, 225 queries, 1612 graded qrels', async (t) => {
+t.test('Cranfield: 1400 docs incl. two empty ones, 225 queries, 1612 graded qrels', { skip: cranfield.skip }, async (t) => {
   const docs = await collect(CRANFIELD)
   t.equal(docs.length, 1400)
   t.same(docs.filter((doc) => doc.text === '').map((doc) => doc.id), ['471', '995'])

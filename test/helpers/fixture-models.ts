@@ -2,7 +2,7 @@
  * Tiny random-weight fixture models (built by scripts/fixtures/build_fixtures.py) and their goldens.
  *
  * The BERT fixtures commit only their weights and configs; the real bert-base-uncased tokenizer is
- * copied in from the shared directory each time, so it never gets duplicated into git.
+ * committed once under test/fixtures/tokenizers and copied into each assembled model directory.
  *
  * @example
  *   const dir = await fixtureModelDir('tiny-bert-mean')
@@ -19,9 +19,9 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const modelsRoot = path.join(repoRoot, 'test/fixtures/models')
 const goldenRoot = path.join(repoRoot, 'test/fixtures/golden')
 
-/** Files of the shared tokenizer used by every fixture that does not commit its own tokenizer.json. */
-const SHARED_TOKENIZER = 'tokenizers/bert-base-uncased'
-const SHARED_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']
+/** The tokenizer used by every fixture that does not commit its own tokenizer.json. */
+export const BERT_TOKENIZER_DIR = path.join(repoRoot, 'test/fixtures/tokenizers/bert-base-uncased')
+const BERT_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']
 
 export interface EmbedderGoldenCase {
   text: string
@@ -126,10 +126,6 @@ function assertFixtureName(name: string): asserts name is FixtureName {
   }
 }
 
-export function sharedDir(): string {
-  return process.env.FUNNEL_SHARED_DIR ?? path.resolve(repoRoot, '../shared')
-}
-
 const createdDirs: string[] = []
 process.once('exit', () => {
   for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true })
@@ -137,7 +133,7 @@ process.once('exit', () => {
 
 /**
  * Assembles a ready-to-load model directory for `name` in a fresh temp dir (removed at process exit):
- * the committed fixture files plus, for BERT fixtures, the shared bert-base-uncased tokenizer.
+ * the committed fixture files plus, for BERT fixtures, the committed bert-base-uncased tokenizer.
  */
 export async function fixtureModelDir(name: string): Promise<string> {
   assertFixtureName(name)
@@ -146,10 +142,9 @@ export async function fixtureModelDir(name: string): Promise<string> {
   createdDirs.push(dir)
   await cp(source, dir, { recursive: true })
   if (!existsSync(path.join(source, 'tokenizer.json'))) {
-    const tokenizerDir = path.join(sharedDir(), SHARED_TOKENIZER)
-    for (const file of SHARED_TOKENIZER_FILES) {
-      await copyFile(path.join(tokenizerDir, file), path.join(dir, file))
-      // The shared directory is read-only; the copy must not be, so tests can edit or delete it.
+    for (const file of BERT_TOKENIZER_FILES) {
+      await copyFile(path.join(BERT_TOKENIZER_DIR, file), path.join(dir, file))
+      // A checkout may be read-only; the copy must not be, so tests can edit or delete it.
       await chmod(path.join(dir, file), 0o644)
     }
   }
