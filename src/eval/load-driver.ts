@@ -123,7 +123,7 @@ export async function chooseModel(requested: string | undefined, work: string): 
   if (requested !== undefined) throw new Error(`model '${requested}' not found under ${modelsDir}`)
   const fixtureDir = path.join(work, 'models', FIXTURE_MODEL)
   await cp(path.join(repoRoot, 'test/fixtures/models/tiny-bert-mean'), fixtureDir, { recursive: true })
-  const tokenizerDir = path.join(process.env.FUNNEL_SHARED_DIR ?? path.join(repoRoot, '../shared'), 'tokenizers/bert-base-uncased')
+  const tokenizerDir = path.join(repoRoot, 'test/fixtures/tokenizers/bert-base-uncased')
   for (const file of await readdir(tokenizerDir)) if (file.endsWith('.json') || file === 'vocab.txt') await cp(path.join(tokenizerDir, file), path.join(fixtureDir, file))
   return { modelsDir: path.join(work, 'models'), model: FIXTURE_MODEL }
 }

@@ -3,7 +3,7 @@
  * (src/server.ts started as a child process, like the load benchmarks), at several concurrencies.
  * Registered nowhere; run it with tsx:
  *
- *   npx tsx src/rerank/bench-rerank-http.ts --model funnel-dev/ce-minilm-l6-standin
+ *   npx tsx bench/rerank/bench-rerank-http.ts --model funnel-dev/ce-minilm-l6-standin
  *
  * Each request sends the first SciFact query with a different window of N corpus texts (title +
  * abstract), so nothing is cached between requests. Latency is client-side wall time per request;
@@ -15,11 +15,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { firstQueryAndPassages } from '../eval/beir.js'
-import { summarizeLatencies } from '../eval/latency.js'
-import { startServer, stopServer } from '../eval/load-driver.js'
+import { firstQueryAndPassages } from '../../src/eval/beir.js'
+import { summarizeLatencies } from '../../src/eval/latency.js'
+import { startServer, stopServer } from '../../src/eval/load-driver.js'
 
-const USAGE = `usage: npx tsx src/rerank/bench-rerank-http.ts --model ID [--models-dir models] [--dataset ../shared/datasets/scifact]
+const USAGE = `usage: npx tsx bench/rerank/bench-rerank-http.ts --model ID [--models-dir models] [--dataset ../shared/datasets/scifact]
        [--documents 100] [--concurrency 1,4] [--requests 4] [--threads 1] [--warmup 1] [--timeout-ms 60000]
 
 --requests: requests per concurrency level (at least the concurrency). --threads: FUNNEL_ONNX_THREADS

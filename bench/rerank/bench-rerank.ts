@@ -7,20 +7,20 @@
  * rounds against it and against the raw onnxruntime-node floor (session.run alone on pre-built tensors).
  */
 import { existsSync } from 'node:fs'
-import { chmod, copyFile, cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { fixtureModelDir } from '../../test/helpers/fixture-models.js'
-import { firstQueryAndPassages } from '../eval/beir.js'
-import { summarizeLatencies } from '../eval/latency.js'
-import { OnnxSession, int64Tensor, padToTensor, type OnnxFeeds } from '../inference/onnx.js'
-import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
-import { elapsedMs, type Candidate } from '../pipeline/candidate.js'
-import { CrossEncoderReranker, relevanceLogits } from './cross-encoder.js'
-import { findOnnxModel } from './model-files.js'
-import { createReranker } from './registry.js'
+import { firstQueryAndPassages } from '../../src/eval/beir.js'
+import { summarizeLatencies } from '../../src/eval/latency.js'
+import { OnnxSession, int64Tensor, padToTensor, type OnnxFeeds } from '../../src/inference/onnx.js'
+import { TextTokenizer, type TokenizedText } from '../../src/inference/tokenizer.js'
+import { elapsedMs, type Candidate } from '../../src/pipeline/candidate.js'
+import { CrossEncoderReranker, relevanceLogits } from '../../src/rerank/cross-encoder.js'
+import { findOnnxModel } from '../../src/rerank/model-files.js'
+import { createReranker } from '../../src/rerank/registry.js'
 
 const USAGE = `usage: npm run bench:rerank -- [--dataset ../shared/datasets/scifact] [--pairs 256] [--repeats 3]
        [--batch-sizes 1,2,4,8,16,32,64] [--candidates 30] [--window 20] [--stride 10] [--passage-tokens 100]
@@ -55,20 +55,6 @@ async function loadTexts(datasetDir: string, count: number): Promise<Texts> {
     return { query: 'how do rerankers order documents', passages }
   }
   return firstQueryAndPassages(datasetDir, count)
-}
-
-/** A loadable copy of a test fixture; the BERT fixtures borrow the shared bert-base-uncased tokenizer. */
-async function fixtureDir(name: string, sharedDir: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), `funnel-bench-${name}-`))
-  const source = path.join(repoRoot, 'test/fixtures/models', name)
-  await cp(source, dir, { recursive: true })
-  if (!existsSync(path.join(source, 'tokenizer.json'))) {
-    for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
-      await copyFile(path.join(sharedDir, 'tokenizers/bert-base-uncased', file), path.join(dir, file))
-      await chmod(path.join(dir, file), 0o644)
-    }
-  }
-  return dir
 }
 
 /** A --cross-encoder folder, resolved; refused unless its config.json names *ForSequenceClassification. */
@@ -523,7 +509,7 @@ async function main(): Promise<void> {
   try {
     const crossEncoders: [string, string][] = []
     for (const name of ['tiny-cross-encoder', 'tiny-cross-encoder-2class']) {
-      const dir = await fixtureDir(name, values['shared-dir'])
+      const dir = await fixtureModelDir(name)
       temp.push(dir)
       crossEncoders.push([`fixture:${name}`, dir])
     }
@@ -534,7 +520,7 @@ async function main(): Promise<void> {
 
     const lms: [string, string, typeof listwise & { repeats: number }][] = []
     for (const name of ['tiny-causal-lm', 'tiny-causal-lm-kv']) {
-      const dir = await fixtureDir(name, values['shared-dir'])
+      const dir = await fixtureModelDir(name)
       temp.push(dir)
       lms.push([`fixture:${name}`, dir, { ...listwise, repeats }])
     }
