@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Funnel: build with dev dependencies, run with production ones only.
-# NOTE: no Docker engine exists where this was written; docker/smoke reproduces these steps without one.
+# Node 24 LTS (Node 20 and 22 also work; see README). No Docker engine exists where this was written:
+# docker/smoke replays these steps without one, copying exactly what the COPY lines below name.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
@@ -17,7 +18,7 @@ RUN npm run build && npm prune --omit=dev
 ARG FUNNEL_BUILD_DEFAULT_MODEL=true
 RUN if [ "$FUNNEL_BUILD_DEFAULT_MODEL" = "true" ]; then node dist/scripts/build-default-model.js --out /app/models/funnel/glove-6b-100d-static; fi
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 FUNNEL_DATA_DIR=/data FUNNEL_MODELS_DIR=/app/models
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
