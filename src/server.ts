@@ -3,16 +3,7 @@ import { ConfigError, loadConfig } from './config.js'
 
 /** Process entry: config, listen, graceful close on SIGINT/SIGTERM (a second signal forces exit). */
 async function main(): Promise<void> {
-  let config
-  try {
-    config = loadConfig()
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`funnel: ${error.message}\n`)
-      process.exit(78)
-    }
-    throw error
-  }
+  const config = loadConfig()
   const app = await buildApp(config)
   let closing = false
   const shutdown = (signal: string) => {
@@ -35,7 +26,21 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host })
 }
 
+/** The ConfigError behind a startup failure, if any (plugins' errors may arrive wrapped in `cause`). */
+function configErrorIn(error: unknown): ConfigError | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ConfigError) return e
+  }
+  return undefined
+}
+
 main().catch((error: unknown) => {
+  const config = configErrorIn(error)
+  if (config) {
+    // A setting the operator can fix: one line naming the variable and the accepted form, no stack.
+    process.stderr.write(`funnel: ${config.message}\n`)
+    process.exit(78)
+  }
   process.stderr.write(`funnel: failed to start: ${(error as Error).stack ?? String(error)}\n`)
   process.exit(1)
 })

@@ -39,13 +39,17 @@ export async function ensureDefaultModel(modelsDir: string, log: Log, options: E
 async function build(entry: ModelEntry, dir: string, log: Log, options: EnsureDefaultModelOptions): Promise<string> {
   log({ model: entry.id, dir }, 'building the default embedding model from GloVe vectors (first run only)')
   let phase: BuildPhase | undefined
+  let lastLogged = 0
   const result = await buildGloveStaticModel({
     outDir: dir,
     maxLength: entry.max_length,
     ...(options.sourceJsonPath !== undefined && { sourceJsonPath: options.sourceJsonPath }),
     onProgress: (progress) => {
-      if (progress.phase === phase) return
+      // A line per phase, and one at least every 5 s inside a long phase, so a first start never looks hung.
+      const now = performance.now()
+      if (progress.phase === phase && now - lastLogged < 5000) return
       phase = progress.phase
+      lastLogged = now
       const eta = progress.etaSeconds === undefined ? undefined : Math.round(progress.etaSeconds)
       log({ model: entry.id, phase, percent: progress.percent, etaSeconds: eta }, 'building default embedding model')
     },
