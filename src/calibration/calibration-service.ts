@@ -60,7 +60,7 @@ export interface FitRequest {
 
 export interface FitOptions {
   /** Reranker model ids, the keys of the cross_encoder / listwise calibrators. */
-  rerankers?: Partial<Record<'cross_encoder' | 'listwise', string>>
+  rerankers?: Partial<Record<'embedding' | 'cross_encoder' | 'listwise', string>>
   /** Extra search request fields (rerank stages, say) for every labelled search. */
   search?: Partial<SearchRequest>
   onProgress?: (done: number, total: number) => void
@@ -136,6 +136,7 @@ export function baselineProbability(baseline: CalibrationFit['baseline'], raw: n
 function rawScaleOf(stage: StageName, examples: readonly CalibrationExample[]): RawScale | undefined {
   switch (stage) {
     case 'dense':
+    case 'embedding':
       return 'cosine'
     case 'lexical':
     case 'cross_encoder':

@@ -4,7 +4,7 @@ import type { StageScores } from '../pipeline/candidate.js'
 import { applyCalibrator, CALIBRATION_METHODS, parseCalibrator, type SerialisedCalibrator } from './fit.js'
 
 /** The pipeline stages whose raw scores can be calibrated, in the order they run. */
-export const STAGE_NAMES = ['dense', 'lexical', 'fused', 'cross_encoder', 'listwise'] as const satisfies readonly (keyof StageScores)[]
+export const STAGE_NAMES = ['dense', 'lexical', 'fused', 'embedding', 'cross_encoder', 'listwise'] as const satisfies readonly (keyof StageScores)[]
 export type StageName = (typeof STAGE_NAMES)[number]
 
 /** The `model` key of the lexical stage: BM25 has no model, one calibrator serves every collection. */
@@ -12,14 +12,14 @@ export const LEXICAL_STAGE_MODEL = 'bm25'
 
 /**
  * The key a stage's calibrator is stored under: the embedding model id for dense, 'bm25' for lexical,
- * the fusion method for fused, the reranker model id for cross_encoder and listwise.
+ * the fusion method for fused, the reranker model id for embedding, cross_encoder and listwise.
  *
  * @example
  *   stageModel('fused', { embeddingModel: row.model, fusion: 'rrf' })   // 'rrf'
  */
 export function stageModel(
   stage: StageName,
-  context: { embeddingModel: string; fusion: 'rrf' | 'weighted'; rerankers?: Partial<Record<'cross_encoder' | 'listwise', string>> },
+  context: { embeddingModel: string; fusion: 'rrf' | 'weighted'; rerankers?: Partial<Record<'embedding' | 'cross_encoder' | 'listwise', string>> },
 ): string | undefined {
   switch (stage) {
     case 'dense':

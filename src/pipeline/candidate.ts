@@ -8,6 +8,8 @@ export interface StageScores {
   fused?: number
   cross_encoder?: number
   listwise?: number
+  /** Cosine of query and passage under an embedding rerank stage's (usually bigger) bi-encoder. */
+  embedding?: number
 }
 
 export interface Candidate {

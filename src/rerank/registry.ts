@@ -1,5 +1,6 @@
 import { errors } from '../errors.js'
 import { CrossEncoderReranker, type CrossEncoderOptions } from './cross-encoder.js'
+import { EmbeddingReranker, type EmbeddingRerankerOptions } from './embedding-reranker.js'
 import { ListwiseReranker, type ListwiseOptions } from './listwise/listwise-reranker.js'
 import { OnnxCausalLmBackend } from './listwise/onnx-causal-lm.js'
 import { ListwisePromptBuilder, type PromptBuilderOptions } from './listwise/prompt.js'
@@ -23,6 +24,8 @@ export interface RemoteListwiseOptions extends ListwiseOptions {
 /** Options each reranker kind is built from. */
 export interface RerankerFactoryOptions {
   'cross-encoder': CrossEncoderOptions
+  /** A bi-encoder rescoring candidates by cosine (a bigger embedder late in the cascade). */
+  embedding: EmbeddingRerankerOptions
   'listwise-onnx': OnnxListwiseOptions
   'listwise-remote': RemoteListwiseOptions
 }
@@ -49,6 +52,7 @@ async function createRemoteListwise(options: RemoteListwiseOptions): Promise<Rer
 /** Reranker kinds and how to build each; frozen so no module can swap an implementation at runtime. */
 export const rerankerFactories: Factories = Object.freeze({
   'cross-encoder': (options: CrossEncoderOptions) => CrossEncoderReranker.load(options),
+  embedding: (options: EmbeddingRerankerOptions) => EmbeddingReranker.load(options),
   'listwise-onnx': loadOnnxListwise,
   'listwise-remote': createRemoteListwise,
 })

@@ -2,7 +2,7 @@ import { errors } from '../errors.js'
 import type { Candidate, StageScores } from '../pipeline/candidate.js'
 
 /** Which raw-score slot a reranker writes: each family keeps its own so later stages can compare. */
-export type RerankScoreKey = Extract<keyof StageScores, 'cross_encoder' | 'listwise'>
+export type RerankScoreKey = Extract<keyof StageScores, 'cross_encoder' | 'listwise' | 'embedding'>
 
 export interface RankOptions {
   /** Keep only the best `topN` after reordering (default: all candidates). */

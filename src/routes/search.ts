@@ -74,7 +74,7 @@ export const RerankReportSchema = Type.Object({
     Type.Object({
       model: Type.String(),
       name: Type.String(),
-      scoreKey: Type.Union([Type.Literal('cross_encoder'), Type.Literal('listwise')]),
+      scoreKey: Type.Union([Type.Literal('embedding'), Type.Literal('cross_encoder'), Type.Literal('listwise')]),
       status: Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed')]),
       inputCount: Type.Integer(),
       outputCount: Type.Integer(),
@@ -129,6 +129,7 @@ const SearchResponse = Type.Object({
           dense: Type.Optional(Type.Number()),
           lexical: Type.Optional(Type.Number()),
           fused: Type.Optional(Type.Number()),
+          embedding: Type.Optional(Type.Number()),
           cross_encoder: Type.Optional(Type.Number()),
           listwise: Type.Optional(Type.Number()),
         }),
@@ -172,7 +173,7 @@ const SearchResponse = Type.Object({
   rerank: Type.Optional(RerankReportSchema),
   degraded: Type.Optional(Type.Boolean({ description: 'a rerank stage was skipped or failed; the best order so far is returned' })),
   calibration: Type.Object({
-    stage: Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('fused'), Type.Literal('cross_encoder'), Type.Literal('listwise')]),
+    stage: Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('fused'), Type.Literal('embedding'), Type.Literal('cross_encoder'), Type.Literal('listwise')]),
     model: Type.String({ description: 'the calibrator key: embedding model id, bm25, rrf/weighted, or the reranker model id' }),
     calibrated: Type.Boolean(),
   }),

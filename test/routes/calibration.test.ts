@@ -63,7 +63,7 @@ t.test('POST /v1/calibration/fit bad input is a 4xx naming the field', async (t)
   const cases: [object, number, string, RegExp][] = [
     [{ collection: 'c', examples: graded }, 400, 'invalid_value', /examples\[3\]\.label: 2 is not allowed; labels must be 0 or 1; pass label_threshold/],
     [{ collection: 'c', examples: examples.slice(0, 5) }, 422, 'insufficient_labels', /examples: calibrating stage 'dense' needs at least 20 labelled examples with at least 5 relevant and 5 not relevant; got \d+/],
-    [{ collection: 'c', examples, stages: ['dense', 'bm25'] }, 400, 'unknown_stage', /stages: 'bm25' is not a pipeline stage; stages: 'dense', 'lexical', 'fused', 'cross_encoder', 'listwise'/],
+    [{ collection: 'c', examples, stages: ['dense', 'bm25'] }, 400, 'unknown_stage', /stages: 'bm25' is not a pipeline stage; stages: 'dense', 'lexical', 'fused', 'embedding', 'cross_encoder', 'listwise'/],
     [{ collection: 'nope', examples }, 404, 'collection_not_found', /collection 'nope' does not exist/],
     [{ examples }, 400, 'invalid_request', /collection: labelling search hits needs a collection/],
     [{ collection: 'c' }, 400, 'invalid_request', /examples: give labelled examples or qrels/],
