@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     },
   })
   if (values.help) {
-    process.stdout.write(`${usage}\n`)
+    process.stdout.write(helpText(readManifest(values.manifest).models))
     return 0
   }
   if (positionals.length !== 1) throw new UsageError(`expected one model id or 'all'\n${usage}`)
@@ -69,6 +69,30 @@ async function main(argv: string[]): Promise<number> {
     return 1
   }
   return 0
+}
+
+/** The --help text: usage, every model id with what it is and how it is obtained, and the hub settings. */
+function helpText(models: readonly ModelEntry[]): string {
+  const width = Math.max(...models.map((m) => m.id.length))
+  const rows = models.map((m) => {
+    const how = m.source.kind === 'hub' ? `pulled from ${m.source.repo}` : 'built locally (npm run models:build-default)'
+    return `  ${m.id.padEnd(width)}  ${m.task}, ${how}`
+  })
+  return [
+    usage,
+    '',
+    'Models in the manifest (models/manifest.json):',
+    ...rows,
+    '',
+    'Environment:',
+    '  HF_ENDPOINT       hub base URL (default https://huggingface.co; a mirror works the same way)',
+    '  HF_TOKEN          bearer token for gated or private repos',
+    '  FUNNEL_MODELS_DIR target folder when --models-dir is not given (default ./models)',
+    '',
+    'Files are checked against the pinned sha256, resumed after an interruption and renamed into place',
+    'only when complete; a failed pull leaves no empty folders behind.',
+    '',
+  ].join('\n')
 }
 
 function selectModels(models: readonly ModelEntry[], requested: string): ModelEntry[] {

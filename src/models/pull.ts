@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Static } from 'typebox'
 import { modelDirectory, type ModelEntry, type ModelFileSchema } from './manifest.js'
@@ -126,11 +126,36 @@ export async function pullModel(entry: ModelEntry, options: PullOptions): Promis
   }
   const previous = await readReceipt(ctx.directory)
   const files: PulledFile[] = []
-  for (const file of source.files) {
-    files.push(await pullFile(ctx, file, previous))
+  try {
+    for (const file of source.files) {
+      files.push(await pullFile(ctx, file, previous))
+    }
+  } catch (error) {
+    // A failed pull keeps partial downloads (`.part` files resume next time) but no empty folders,
+    // which would otherwise look like an installed model to a person listing the models directory.
+    await removeEmptyDirectories(ctx.directory, path.resolve(options.modelsDir))
+    throw error
   }
   await writeReceipt(ctx, files)
   return { id: entry.id, revision: ctx.revision, directory: ctx.directory, files, elapsedMs: performance.now() - started }
+}
+
+/** Removes `dir` and the folders inside it that hold no file, then empty parents up to (not including) `stop`. */
+async function removeEmptyDirectories(dir: string, stop: string): Promise<void> {
+  const prune = async (current: string): Promise<boolean> => {
+    const entries = await readdir(current, { withFileTypes: true }).catch(() => undefined)
+    if (entries === undefined) return false
+    let empty = true
+    for (const entry of entries) {
+      if (!entry.isDirectory() || !(await prune(path.join(current, entry.name)))) empty = false
+    }
+    if (empty) await rmdir(current).catch(() => (empty = false))
+    return empty
+  }
+  if (!(await prune(dir))) return
+  for (let parent = path.dirname(dir); parent.startsWith(stop + path.sep); parent = path.dirname(parent)) {
+    if (!(await rmdir(parent).then(() => true, () => false))) break
+  }
 }
 
 async function pullFile(ctx: Context, file: ModelFile, previous: PullReceipt | undefined): Promise<PulledFile> {

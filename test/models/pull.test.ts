@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -354,6 +354,19 @@ t.test('a 404 or 401 fails at once with the URL and a hint', async (t) => {
     message: /tokenizer\.json: HTTP 401 .*set HF_TOKEN/,
   })
   t.equal(hub.requests.length, 2, 'neither is retried')
+  t.same(await readdir(modelsDir), [], 'a failed pull leaves no empty model folder behind')
+})
+
+t.test('a failed pull keeps a resumable .part but no empty folders', async (t) => {
+  const hub = await startFakeHub(t, {
+    'config.json': { body: config },
+    'onnx/model.onnx': { body: weights, failWith: { status: 404, times: Infinity } },
+  })
+  const modelsDir = await tempModelsDir(t)
+  const entry = fakeEntry([{ path: 'config.json', body: config }, { path: 'onnx/model.onnx', body: weights }])
+  await t.rejects(pullModel(entry, options(modelsDir, hub, [])), { code: 'http_error' })
+  const dir = modelDirectory(modelsDir, entry.id)
+  t.same((await readdir(dir)).sort(), ['config.json'], 'the verified file stays, the empty onnx/ folder goes')
 })
 
 t.test('refuses entries that are not pulled from a hub, and paths that leave the model folder', async (t) => {
@@ -397,5 +410,12 @@ t.test('CLI: pulls from a manifest, reports progress, and names valid ids for an
     (error: { code: number; stderr: string }) => error,
   )
   t.equal(unknown?.code, 2)
+
+  const help = await run('--help')
+  t.match(help.stdout, /usage: npm run models:pull/)
+  t.match(help.stdout, new RegExp(`${REPO}\\s+embedding, pulled from ${REPO}`), 'lists each model id and its source')
+  t.match(help.stdout, /funnel\/static\s+embedding, built locally/)
+  t.match(help.stdout, /HF_ENDPOINT/)
+  t.match(help.stdout, /HF_TOKEN/)
   t.match(unknown?.stderr, `unknown model 'nope/missing'; valid ids: 'all', 'funnel/static', '${REPO}'`)
 })
