@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { errors, isFunnelError } from './errors.js'
+import type { LifecycleProbe } from './pipeline/collection-lifecycle.js'
 import calibrationPlugin from './plugins/calibration.js'
 import modelsPlugin from './plugins/models.js'
 import pipelinePlugin from './plugins/pipeline.js'
@@ -49,7 +50,12 @@ function validationMessage(error: FastifyError): string {
   return `${field}: ${first.message ?? 'is invalid'}${allowed}`
 }
 
-export async function buildApp(config: Config, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+/** Test hooks that reach into the app's services (never set in production). */
+export interface AppHooks {
+  lifecycleProbe?: LifecycleProbe
+}
+
+export async function buildApp(config: Config, options: FastifyServerOptions = {}, hooks: AppHooks = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
@@ -123,7 +129,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
   await app.register(storePlugin, { config })
   await app.register(modelsPlugin, { config })
   await app.register(rerankersPlugin, { config })
-  await app.register(pipelinePlugin, { config })
+  await app.register(pipelinePlugin, { config, ...(hooks.lifecycleProbe !== undefined && { lifecycleProbe: hooks.lifecycleProbe }) })
   await app.register(calibrationPlugin, { config })
 
   await app.register(healthRoutes)

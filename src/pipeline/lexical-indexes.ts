@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Value } from 'typebox/value'
+import { errors, isFunnelError } from '../errors.js'
 import { Bm25Index } from '../retrieval/bm25-index.js'
 import { AnalysisSettingsSchema, defaultAnalysisSettings, type AnalysisSettings } from '../retrieval/text-analysis.js'
 import type { CollectionRow, SqliteStore } from '../store/sqlite-store.js'
@@ -7,6 +8,11 @@ import type { DocumentInput, WriteHook } from './collections.js'
 
 /** FTS5 table names must be plain identifiers; collection names may hold '-' and capitals. */
 const tableKey = (collection: string): string => `c_${createHash('sha256').update(collection).digest('hex').slice(0, 24)}`
+
+/** Drops a collection's FTS tables whatever settings they were built with (Bm25Index's own drop needs an open instance). */
+function dropTables(store: SqliteStore, key: string): void {
+  for (const suffix of ['', '_docs', '_df', '_settings']) store.db.exec(`DROP TABLE IF EXISTS fts_${key}${suffix}`)
+}
 
 /** The analysis settings a collection was created with (stored in its settings JSON). */
 export function lexicalSettings(row: CollectionRow): AnalysisSettings {
@@ -26,39 +32,56 @@ export class LexicalIndexes implements WriteHook {
     private readonly log: (obj: object, msg: string) => void,
   ) {}
 
+  /**
+   * The open BM25 index of a collection. Never creates one: tables are made only when the collection
+   * is created or opened at boot, so a request holding a stale row cannot bring back a dropped index.
+   */
   forCollection(row: CollectionRow): Bm25Index {
-    let index = this.indexes.get(row.name)
-    if (index === undefined) {
-      index = new Bm25Index(this.store.db, tableKey(row.name), lexicalSettings(row))
-      this.indexes.set(row.name, index)
-    }
+    const index = this.indexes.get(row.name)
+    if (index === undefined) throw errors.collectionNotFound(row.name)
     return index
   }
 
-  /** Opens every collection's BM25 index and backfills it if it lags the documents (e.g. created before it existed). */
-  open(): void {
-    for (const row of this.store.listCollections()) {
-      const index = this.forCollection(row)
-      const expected = this.store.countDocuments(row.name)
-      if (index.count() === expected) continue
-      const started = performance.now()
-      this.store.transaction(() => {
-        index.drop()
-        this.indexes.delete(row.name)
-        const fresh = this.forCollection(row)
-        const batch: DocumentInput[] = []
-        for (const doc of this.store.iterateDocuments(row.name)) {
-          batch.push({ id: doc.id, text: doc.text })
-          if (batch.length >= 500) fresh.upsert(batch.splice(0))
-        }
-        fresh.upsert(batch)
-      })
-      this.log({ collection: row.name, documents: expected, ms: Math.round(performance.now() - started) }, 'lexical index rebuilt')
+  /**
+   * Opens one collection's BM25 index at boot, rebuilding it from the stored documents when it lags
+   * them or was built with other analysis settings than the collection's (a state an older version
+   * could leave behind when a search raced a drop and re-create).
+   */
+  open(row: CollectionRow): void {
+    const settings = lexicalSettings(row)
+    let index: Bm25Index | undefined
+    let reason = 'document count differs'
+    try {
+      index = new Bm25Index(this.store.db, tableKey(row.name), settings)
+    } catch (error) {
+      if (!isFunnelError(error) || error.code !== 'invalid_request') throw error
+      reason = error.message
     }
+    const expected = this.store.countDocuments(row.name)
+    if (index !== undefined && index.count() === expected) {
+      this.indexes.set(row.name, index)
+      return
+    }
+    const started = performance.now()
+    const fresh = this.store.transaction(() => {
+      dropTables(this.store, tableKey(row.name))
+      const rebuilt = new Bm25Index(this.store.db, tableKey(row.name), settings)
+      const batch: DocumentInput[] = []
+      for (const doc of this.store.iterateDocuments(row.name)) {
+        batch.push({ id: doc.id, text: doc.text })
+        if (batch.length >= 500) rebuilt.upsert(batch.splice(0))
+      }
+      rebuilt.upsert(batch)
+      return rebuilt
+    })
+    this.indexes.set(row.name, fresh)
+    this.log({ collection: row.name, documents: expected, reason, ms: Math.round(performance.now() - started) }, 'lexical index rebuilt')
   }
 
   onCreate(row: CollectionRow): void {
-    this.forCollection(row)
+    // A leftover table set under this name (never expected, but cheap to rule out) must not be reused.
+    dropTables(this.store, tableKey(row.name))
+    this.indexes.set(row.name, new Bm25Index(this.store.db, tableKey(row.name), lexicalSettings(row)))
   }
 
   onUpsert(row: CollectionRow, docs: readonly DocumentInput[]): void {
@@ -70,7 +93,7 @@ export class LexicalIndexes implements WriteHook {
   }
 
   onDrop(row: CollectionRow): void {
-    this.forCollection(row).drop()
+    dropTables(this.store, tableKey(row.name))
     this.indexes.delete(row.name)
   }
 }

@@ -6,6 +6,7 @@ import { DEFAULT_PRF, runFeedback, type FeedbackReport, type PrfSettings, type R
 import { DEFAULT_FUSION, firstPass, type Filter, type FusionSettings, type RetrievalMode } from './first-pass.js'
 import type { LexicalIndexes } from './lexical-indexes.js'
 import type { RerankerPool } from '../rerank/reranker-pool.js'
+import type { CollectionRow } from '../store/sqlite-store.js'
 import type { Calibrators, StageName } from '../calibration/calibrator-store.js'
 import { rerankCandidates, resolveRerank, type RerankDefaults, type RerankReport, type RerankRequest } from './rerank-stage.js'
 
@@ -151,9 +152,17 @@ export class SearchPipeline {
     return { candidates: calibrated, calibrated: true }
   }
 
-  async search(name: string, request: SearchRequest): Promise<SearchResponse> {
+  /**
+   * Searches one collection, holding it (shared) for the whole request: a drop or re-create waits
+   * until the search is done, so the row, the lexical and the dense index it uses stay one generation.
+   */
+  search(name: string, request: SearchRequest): Promise<SearchResponse> {
     const started = performance.now()
-    const row = this.collections.store.requireCollection(name)
+    return this.collections.withCollection(name, (row) => this.searchCollection(row, request, started))
+  }
+
+  private async searchCollection(row: CollectionRow, request: SearchRequest, started: number): Promise<SearchResponse> {
+    const name = row.name
     if (request.top_k > this.limits.maxTopK) throw errors.invalidValue('top_k', request.top_k, `use 1..${this.limits.maxTopK}`)
     const oversample = request.oversample ?? this.limits.defaultOversample
     if (oversample > this.limits.maxOversample) throw errors.invalidValue('oversample', oversample, `use 1..${this.limits.maxOversample}`)

@@ -10,6 +10,8 @@ export interface CollectionStats {
   name: string
   documents: number
   indexVectors: number
+  /** HNSW slots of deleted documents not yet reused by an insert. */
+  deletedVectors: number
   sizeOnDiskBytes: number
 }
 
@@ -88,7 +90,7 @@ export class FunnelMetrics {
   /** Documents, index vectors and bytes on disk per collection, read when Prometheus scrapes. */
   private collectionGauges(collectionStats: () => Promise<CollectionStats[]>): void {
     let inFlight: Promise<CollectionStats[]> | undefined
-    // The three gauges share one read per scrape: prom-client starts every collect in the same tick,
+    // The gauges share one read per scrape: prom-client starts every collect in the same tick,
     // so the first starts the read and the others join it; once it settles the next scrape reads afresh.
     const read = (): Promise<CollectionStats[]> => {
       inFlight ??= collectionStats().finally(() => (inFlight = undefined))
@@ -108,6 +110,7 @@ export class FunnelMetrics {
       })
     gauge('funnel_collection_documents', 'Documents stored per collection', (s) => s.documents)
     gauge('funnel_collection_index_vectors', 'Vectors in the HNSW index per collection', (s) => s.indexVectors)
+    gauge('funnel_collection_index_deleted_vectors', 'HNSW slots of deleted documents not yet reused by an insert, per collection', (s) => s.deletedVectors)
     gauge('funnel_collection_size_bytes', 'Bytes on disk per collection (documents, vectors and index file)', (s) => s.sizeOnDiskBytes)
   }
 
@@ -166,12 +169,14 @@ export default fp(
     const collectionStats = async (): Promise<CollectionStats[]> => {
       if (!app.hasDecorator('collections')) return []
       const infos = await app.collections.list()
-      return infos.map((info) => ({
-        name: info.name,
-        documents: info.count,
-        indexVectors: app.collections.denseIndex(info.name).size,
-        sizeOnDiskBytes: info.size_on_disk_bytes,
-      }))
+      // Collections still opening at boot have no index yet: they are left out until they do.
+      const indexes = new Map(app.collections.indexStats().map((s) => [s.name, s]))
+      return infos.flatMap((info) => {
+        const index = indexes.get(info.name)
+        return index === undefined
+          ? []
+          : [{ name: info.name, documents: info.count, indexVectors: index.indexVectors, deletedVectors: index.deletedSlots, sizeOnDiskBytes: info.size_on_disk_bytes }]
+      })
     }
     // A collection dropped mid-scrape must not fail the whole scrape: its gauges skip one round.
     const metrics = new FunnelMetrics(() =>

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
+import type { LifecycleProbe } from '../pipeline/collection-lifecycle.js'
 import { CollectionService } from '../pipeline/collections.js'
 import { LexicalIndexes } from '../pipeline/lexical-indexes.js'
 import { SearchPipeline } from '../pipeline/search.js'
@@ -12,9 +13,9 @@ declare module 'fastify' {
   }
 }
 
-/** Collections (store + HNSW indexes) and the search pipeline; saves every index on close. */
+/** Collections (store + HNSW and BM25 indexes, opened in the background) and the search pipeline; saves every index on close. */
 export default fp(
-  async (app, opts: { config: Config }) => {
+  async (app, opts: { config: Config; lifecycleProbe?: LifecycleProbe }) => {
     const { config } = opts
     const collections = new CollectionService({
       store: app.store,
@@ -22,12 +23,13 @@ export default fp(
       dataDir: config.dataDir,
       indexSaveIntervalMs: config.indexSaveIntervalMs,
       log: (obj, msg) => app.log.info(obj, msg),
+      ...(opts.lifecycleProbe !== undefined && { probe: opts.lifecycleProbe }),
     })
     const lexical = new LexicalIndexes(app.store, (obj, msg) => app.log.info(obj, msg))
     collections.addWriteHook(lexical)
-    await collections.open()
-    lexical.open()
-    await collections.removeOrphanIndexFiles()
+    // Indexes open in the background: boot time must not grow with the data or shrink with the
+    // machine (Fastify's plugin timeout). /readyz answers 503 naming what is still opening.
+    collections.startOpening((row) => lexical.open(row))
     app.decorate('collections', collections)
     app.decorate('lexicalIndexes', lexical)
     app.decorate(

@@ -71,7 +71,9 @@ export class DenseIndex {
 
   static create(settings: HnswSettings, capacity = INITIAL_CAPACITY): DenseIndex {
     const inner = new hnswlib.HierarchicalNSW('ip', settings.dims)
-    inner.initIndex({ maxElements: Math.max(capacity, 16), m: settings.m, efConstruction: settings.efConstruction, randomSeed: 100 })
+    // allowReplaceDeleted: a new label takes the slot of a deleted one, so memory and file track the
+    // live documents rather than every document ever inserted.
+    inner.initIndex({ maxElements: Math.max(capacity, 16), m: settings.m, efConstruction: settings.efConstruction, randomSeed: 100, allowReplaceDeleted: true })
     return new DenseIndex(inner, settings)
   }
 
@@ -93,19 +95,25 @@ export class DenseIndex {
     if ((await sha256File(file)) !== meta.sha256) return { reason: 'saved index checksum mismatch' }
     const inner = new hnswlib.HierarchicalNSW('ip', settings.dims)
     try {
-      await inner.readIndex(file)
+      await inner.readIndex(file, true)
     } catch (error) {
       // A file that matches its sidecar can still be short: hnswlib does not report ENOSPC on write.
       return { reason: `saved index unreadable (${(error as Error).message})` }
     }
     const index = new DenseIndex(inner, settings)
     index.seq = meta.seq
-    index.live = inner.getIdsList().length
+    // getIdsList also lists points marked deleted (their slots wait for reuse); only live ones count.
+    index.live = inner.getIdsList().filter((label) => index.has(label)).length
     return { index, reason: 'loaded' }
   }
 
   get size(): number {
     return this.live
+  }
+
+  /** Slots held by deleted points that no insert has reused yet (they still cost memory and file size). */
+  get deletedSlots(): number {
+    return this.inner.getCurrentCount() - this.live
   }
 
   get isDirty(): boolean {
@@ -114,13 +122,32 @@ export class DenseIndex {
 
   upsert(label: number, fullVector: Float32Array): void {
     const point = Array.from(truncateAndNormalize(fullVector, this.settings.dims))
-    const known = this.has(label)
-    if (!known && this.inner.getCurrentCount() >= this.inner.getMaxElements()) {
-      this.inner.resizeIndex(this.inner.getMaxElements() * 2)
+    if (this.has(label)) {
+      this.inner.addPoint(point, label)
+    } else if (this.undelete(label)) {
+      // The label's own slot was marked deleted: revive it in place. Replacing another slot would
+      // leave two slots naming this label.
+      this.inner.addPoint(point, label)
+      this.live++
+    } else if (this.deletedSlots > 0) {
+      this.inner.addPoint(point, label, true)
+      this.live++
+    } else {
+      if (this.inner.getCurrentCount() >= this.inner.getMaxElements()) this.inner.resizeIndex(this.inner.getMaxElements() * 2)
+      this.inner.addPoint(point, label)
+      this.live++
     }
-    this.inner.addPoint(point, label)
-    if (!known) this.live++
     this.dirty = true
+  }
+
+  /** Clears the deleted mark of `label` if it has a slot; false when it has none. */
+  private undelete(label: number): boolean {
+    try {
+      this.inner.unmarkDelete(label)
+      return true
+    } catch {
+      return false
+    }
   }
 
   remove(label: number): void {
@@ -130,7 +157,8 @@ export class DenseIndex {
     this.dirty = true
   }
 
-  private has(label: number): boolean {
+  /** Whether `label` is a live (not deleted) point. */
+  has(label: number): boolean {
     try {
       this.inner.getPoint(label)
       return true

@@ -106,7 +106,7 @@ const documents: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opt
       },
     },
     async (request) => {
-      app.collections.deleteDocument(request.params.name, request.params.id)
+      await app.collections.deleteDocument(request.params.name, request.params.id)
       return { acknowledged: true as const, id: request.params.id }
     },
   )

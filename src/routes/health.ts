@@ -34,6 +34,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       if (!app.store.isOpen) throw errors.notReady('storage is closed')
       const pending = app.modelsNotReady()
       if (pending !== undefined) throw errors.notReady(pending)
+      const opening = app.collections.notReady()
+      if (opening !== undefined) throw errors.notReady(opening)
       return { status: 'ready' as const, models: app.models.loadedModels() }
     },
   )
