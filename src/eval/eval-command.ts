@@ -4,13 +4,24 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { indexBeirCorpus, openHarness } from './harness.js'
 import { runEvaluation } from './run-evaluation.js'
+import { runRerankEval } from './rerank-eval-command.js'
 import { parseRerankStages } from '../rerank/reranker-pool.js'
 import { writeTrecRun } from './trec-run.js'
 
 const USAGE = `usage: npm run eval -- --dataset DIR [--split test] [options]
+       npm run eval -- --dataset DIR --first-stage RUNFILE --rerank STAGES|default [options]
 
 Indexes a BEIR-format dataset (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) through Funnel's own
 pipeline, runs every judged query and prints nDCG@10, Recall@100, MRR@10 and latency.
+
+With --first-stage, nothing is indexed: each judged query's candidates are read from a TREC run file
+and reranked by the --rerank cascade (model:top_n,... as in the search API's rerank.stages; 'default'
+is FUNNEL_RERANK_STAGES), printing nDCG@10, MRR@10 and Recall@k after the first stage and after each
+stage, with each stage's p50/p95 milliseconds per query.
+
+  --first-stage FILE   TREC run file of the first stage (e.g. ../shared/datasets/trec-dl19/bm25-top100.run)
+  --depth N            first-stage candidates per query (default: all in the run)
+  --recall-at K,K      Recall cutoffs printed with --first-stage (default 20,100)
 
   --dataset DIR        BEIR folder (e.g. ../shared/datasets/scifact)
   --split NAME         qrels split (default test)
@@ -49,6 +60,9 @@ async function main(): Promise<void> {
       'prf-depth': { type: 'string' },
       'no-guard': { type: 'boolean', default: false },
       rerank: { type: 'string' },
+      'first-stage': { type: 'string' },
+      depth: { type: 'string' },
+      'recall-at': { type: 'string', default: '20,100' },
       collection: { type: 'string' },
       reuse: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
@@ -68,6 +82,22 @@ async function main(): Promise<void> {
     return n
   }
   const maxQueries = int('max-queries', values['max-queries']) // checked before the slow indexing
+  if (values['first-stage'] !== undefined) {
+    if (values.rerank === undefined) throw new Error('--first-stage needs --rerank STAGES (model:top_n,...) or --rerank default')
+    const depth = int('depth', values.depth)
+    await runRerankEval({
+      dataset: values.dataset,
+      split: values.split,
+      firstStage: values['first-stage'],
+      rerank: values.rerank,
+      recallAt: values['recall-at'].split(',').map((k) => int('recall-at', k.trim())!),
+      ...(maxQueries !== undefined && { maxQueries }),
+      ...(depth !== undefined && { depth }),
+      ...(values.out !== undefined && { out: values.out }),
+      ...(values['run-file'] !== undefined && { runFile: values['run-file'] }),
+    })
+    return
+  }
   const datasetDir = path.resolve(values.dataset)
   const dataset = path.basename(datasetDir)
   const dataDir = values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-eval')

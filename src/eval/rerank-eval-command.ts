@@ -1,0 +1,118 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { loadConfig } from '../config.js'
+import { readManifest } from '../models/manifest.js'
+import { resolveRerank } from '../pipeline/rerank-stage.js'
+import { RerankerPool, parseRerankStages } from '../rerank/reranker-pool.js'
+import { documentText, loadQrels, loadQueries, readCorpus } from './beir.js'
+import { rankEntries } from './metrics.js'
+import { createProgress } from './progress.js'
+import { evaluateReranking, type RerankEvaluationOutcome } from './rerank-evaluation.js'
+import { judgedQueryIds } from './run-evaluation.js'
+import { readTrecRun, writeTrecRun } from './trec-run.js'
+
+export interface RerankEvalArgs {
+  dataset: string
+  split: string
+  firstStage: string
+  /** `model:top_n,...`, or `default` for the server's default cascade (FUNNEL_RERANK_STAGES). */
+  rerank: string
+  maxQueries?: number
+  /** First-stage candidates kept per query (default: all in the run file). */
+  depth?: number
+  recallAt: number[]
+  out?: string
+  runFile?: string
+}
+
+/** The stages `--rerank` names, validated as a search request's `rerank.stages` is. */
+export function rerankPlan(spec: string, config: ReturnType<typeof loadConfig>): { model: string; top_n: number }[] {
+  const requested = spec.trim() === 'default' ? undefined : parseRerankStages(spec)
+  const defaults = { stages: parseRerankStages(config.rerankStages), budgetMs: config.rerankBudgetMs, maxCandidates: config.rerankMaxCandidates }
+  return resolveRerank(requested === undefined ? {} : { stages: requested }, defaults).stages
+}
+
+/**
+ * `npm run eval -- --dataset DIR --first-stage RUNFILE --rerank STAGES`: reranks each judged query's
+ * candidates from a TREC run file through the same reranker pool the search API uses (no index), and
+ * prints nDCG@10, MRR@10 and Recall@k after the first stage and after each rerank stage, with each
+ * stage's milliseconds per query.
+ */
+export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
+  const config = loadConfig(process.env, { logLevel: 'warn' })
+  const plan = rerankPlan(args.rerank, config)
+  const datasetDir = path.resolve(args.dataset)
+  const dataset = path.basename(datasetDir)
+  const [allQrels, queryTexts, firstStageRun] = await Promise.all([loadQrels(datasetDir, args.split), loadQueries(datasetDir), readTrecRun(args.firstStage)])
+  // Judged queries the run lacks stay in: they score 0, as trec_eval -c scores them.
+  const judged = judgedQueryIds(allQrels, queryTexts, args.maxQueries)
+  const wantedDocs = new Set<string>()
+  const firstStage = new Map<string, Map<string, number>>()
+  for (const id of judged) {
+    const ranked = rankEntries(firstStageRun.get(id) ?? new Map<string, number>()).slice(0, args.depth)
+    firstStage.set(id, new Map(ranked))
+    for (const [docId] of ranked) wantedDocs.add(docId)
+  }
+  const passages = new Map<string, string>()
+  for await (const doc of readCorpus(datasetDir)) if (wantedDocs.has(doc.id)) passages.set(doc.id, documentText(doc))
+
+  const pool = new RerankerPool({
+    modelsDir: config.modelsDir,
+    manifest: readManifest(),
+    listwise: { windowSize: config.listwiseWindow, stride: config.listwiseStride },
+    ...(config.onnxIntraOpThreads > 0 && { intraOpThreads: config.onnxIntraOpThreads }),
+    log: () => undefined,
+  })
+  let outcome: RerankEvaluationOutcome
+  try {
+    const stages = await Promise.all(plan.map(async (s) => ({ model: s.model, topN: s.top_n, reranker: await pool.get(s.model) })))
+    outcome = await evaluateReranking({
+      queries: new Map(judged.map((id) => [id, queryTexts.get(id)!.text])),
+      qrels: allQrels,
+      firstStage,
+      passage: (id) => passages.get(id),
+      stages,
+      recallAt: args.recallAt,
+      progress: createProgress({ label: `reranking ${dataset}/${args.split}`, total: judged.length }),
+    })
+  } finally {
+    await pool.close()
+  }
+  const result = {
+    dataset,
+    split: args.split,
+    first_stage: path.relative(process.cwd(), path.resolve(args.firstStage)),
+    depth: args.depth ?? 'all',
+    rerank: plan,
+    queries: outcome.queries,
+    ...(args.maxQueries !== undefined && { query_subset: { first: judged.length, order: 'qrels file order' } }),
+    missing_passages: outcome.missingPassages,
+    stages: outcome.stages,
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_average: os.loadavg().map((l) => Math.round(l * 100) / 100), node: process.version },
+    date: new Date().toISOString(),
+  }
+  const out = args.out ?? path.join('bench-results', `rerank-eval-${dataset}-${Date.now()}.json`)
+  await mkdir(path.dirname(out), { recursive: true })
+  await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+  if (args.runFile !== undefined) await writeTrecRun(args.runFile, outcome.run, { tag: 'funnel-rerank' })
+  process.stdout.write(formatStageTable(dataset, args.split, outcome, args.recallAt) + `result       ${out}\n`)
+}
+
+/** The per-stage table: metrics after each stage and that stage's own milliseconds per query. */
+export function formatStageTable(dataset: string, split: string, outcome: RerankEvaluationOutcome, recallAt: readonly number[]): string {
+  const width = Math.max(12, ...outcome.stages.map((s) => s.stage.length + 1))
+  const header = ['stage'.padEnd(width), 'top_n'.padStart(5), 'nDCG@10'.padStart(8), 'MRR@10'.padStart(8), ...recallAt.map((k) => `R@${k}`.padStart(7)), 'p50 ms'.padStart(9), 'p95 ms'.padStart(9)]
+  const rows = outcome.stages.map((s, i) =>
+    [
+      (i === 0 ? s.stage : `+${s.stage}`).padEnd(width),
+      String(s.topN ?? '-').padStart(5),
+      s.metrics['ndcg@10']!.toFixed(4).padStart(8),
+      s.metrics['mrr@10']!.toFixed(4).padStart(8),
+      ...recallAt.map((k) => s.metrics[`recall@${k}`]!.toFixed(4).padStart(7)),
+      (s.latency === undefined ? '-' : s.latency.p50.toFixed(1)).padStart(9),
+      (s.latency === undefined ? '-' : s.latency.p95.toFixed(1)).padStart(9),
+    ].join(' '),
+  )
+  return [`dataset      ${dataset}/${split} (${outcome.queries} queries)`, header.join(' '), ...rows, ''].join('\n')
+}
