@@ -15,8 +15,9 @@ import collectionsRoutes from './routes/collections.js'
 import documentsRoutes from './routes/documents.js'
 import embeddingsRoutes from './routes/embeddings.js'
 import healthRoutes from './routes/health.js'
-import { ErrorResponse } from './routes/schemas.js'
+import { COMPONENT_SCHEMAS } from './routes/components.js'
 import rerankRoutes from './routes/rerank.js'
+import rerankV2Routes from './routes/rerank-v2.js'
 import searchRoutes from './routes/search.js'
 
 export const API_VERSION = '0.1.0'
@@ -72,7 +73,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.addSchema(ErrorResponse)
+  for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -139,6 +140,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
   await app.register(embeddingsRoutes, { config })
   await app.register(calibrationRoutes)
   await app.register(rerankRoutes, { config })
+  await app.register(rerankV2Routes, { config })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   return app
 }

@@ -31,12 +31,28 @@ export const errors = {
     new FunnelError('collection_exists', 409, `collection '${name}' already exists`),
   documentNotFound: (collection: string, id: string) =>
     new FunnelError('document_not_found', 404, `document '${id}' does not exist in collection '${collection}'`),
-  unknownModel: (model: string, known: readonly string[]) =>
-    new FunnelError('unknown_model', 400, `model '${model}' is not known; known models: ${list(known)}`, { field: 'model' }),
-  modelUnavailable: (model: string, reason: string) =>
-    new FunnelError('model_unavailable', 503, `model '${model}' is not available: ${reason}`),
+  /** `ready`: usable on this server now; `pullable`: listed in the manifest, usable after `npm run models:pull`. */
+  unknownModel: (model: string, ready: readonly string[], pullable: readonly string[] = []) =>
+    new FunnelError(
+      'unknown_model',
+      400,
+      `model '${model}' is not known; known models: ${list(ready) || 'none'} on this server` +
+        (pullable.length === 0 ? '' : `; ${list(pullable)} after npm run models:pull -- ID`),
+      { field: 'model' },
+    ),
+  /** A listed model whose files are not on disk: the caller's to fix (pull it or pick another), so 4xx, never retried by SDKs. */
+  modelNotPulled: (model: string, command: string, ready: readonly string[]) =>
+    new FunnelError(
+      'model_not_pulled',
+      400,
+      `model '${model}' is listed but its files are not on this server; run ${command}, or use one that is: ${list(ready) || 'none'}`,
+      { field: 'model' },
+    ),
   unsupportedDimensions: (field: string, requested: number, allowed: string) =>
     new FunnelError('unsupported_dimensions', 400, `${field}: ${requested} is not supported; ${allowed}`, { field }),
+  /** Too many inputs in one embeddings request: 400 as OpenAI answers it (SDKs do not retry 4xx). */
+  tooManyInputs: (field: string, size: number, max: number, setting: string) =>
+    new FunnelError('too_many_inputs', 400, `${field}: ${size} items exceeds the maximum of ${max} per request (${setting})`, { field }),
   batchTooLarge: (field: string, size: number, max: number) =>
     new FunnelError('batch_too_large', 413, `${field}: ${size} items exceeds the maximum of ${max} per request`, { field }),
   notReady: (reason: string) => new FunnelError('not_ready', 503, `service is not ready: ${reason}`),

@@ -1,11 +1,10 @@
-import { access } from 'node:fs/promises'
-import path from 'node:path'
 import { EmbeddingModel } from '../inference/embedding-model.js'
 import type { BatchInfo } from '../inference/micro-batcher.js'
 import { ServingEmbedder, type ServingEmbedderOptions } from '../inference/serving-embedder.js'
 import type { SessionOptions } from '../inference/onnx.js'
 import { ensureDefaultModel } from '../inference/static-model/ensure-default-model.js'
 import { errors } from '../errors.js'
+import { hasOnnx, installedModels } from './installed.js'
 import { LoadOnce, isSafeModelId } from './load-once.js'
 import { findModel, modelDirectory, type Manifest, type ModelEntry } from './manifest.js'
 
@@ -24,17 +23,6 @@ export interface ModelRegistryOptions {
   log: (obj: object, msg: string) => void
   /** Reports each ONNX run of a model (wall ms, batch size), e.g. to Prometheus. */
   onOnnxRun?: (model: string, ms: number, batchSize: number) => void
-}
-
-const hasOnnx = async (dir: string) => {
-  for (const file of ['onnx/model.onnx', 'model.onnx']) {
-    const found = await access(path.join(dir, file)).then(
-      () => true,
-      () => false,
-    )
-    if (found) return true
-  }
-  return false
 }
 
 /**
@@ -67,9 +55,27 @@ export class ModelRegistry {
     return this.loaded.keys()
   }
 
+  /**
+   * Embedding models usable now: folders under the models directory holding an embedder (loaded models
+   * among them), and the built-in default when it may be built on first use.
+   */
+  async readyEmbeddingModels(): Promise<string[]> {
+    const buildable = this.options.buildDefaultModel
+      ? this.options.manifest.models.filter((m) => m.task === 'embedding' && m.source.kind === 'build').map((m) => m.id)
+      : []
+    const installed = await installedModels(this.options.modelsDir, ['embedding'])
+    return [...new Set([...installed, ...buildable])].sort()
+  }
+
+  /** The catalogue's unknown_model error, naming what is usable now and what could be pulled. */
+  private async unknownModelError(id: string) {
+    const ready = await this.readyEmbeddingModels()
+    return errors.unknownModel(id, ready, this.knownEmbeddingModels().filter((m) => !ready.includes(m)))
+  }
+
   async embedder(id: string = this.defaultModelId): Promise<ServingEmbedder> {
     // Ids become folder names: refuse anything that could climb out of the models directory.
-    if (!isSafeModelId(id)) throw errors.unknownModel(id, this.knownEmbeddingModels())
+    if (!isSafeModelId(id)) throw await this.unknownModelError(id)
     return this.loaded.get(id, () => this.load(id))
   }
 
@@ -106,14 +112,14 @@ export class ModelRegistry {
   private async resolveDirectory(id: string, entry: ModelEntry | undefined): Promise<string> {
     if (entry?.source.kind === 'build') {
       if (!this.options.buildDefaultModel && !(await hasOnnx(modelDirectory(this.options.modelsDir, id)))) {
-        throw errors.modelUnavailable(id, 'not built yet and FUNNEL_BUILD_DEFAULT_MODEL is off; run npm run models:build-default')
+        throw errors.modelNotPulled(id, 'npm run models:build-default (or set FUNNEL_BUILD_DEFAULT_MODEL=true)', await this.readyEmbeddingModels())
       }
       return ensureDefaultModel(this.options.modelsDir, this.options.log)
     }
     const dir = modelDirectory(this.options.modelsDir, id)
     if (await hasOnnx(dir)) return dir
-    if (entry !== undefined) throw errors.modelUnavailable(id, `files missing in ${dir}; run npm run models:pull -- ${id}`)
-    throw errors.unknownModel(id, this.knownEmbeddingModels())
+    if (entry !== undefined) throw errors.modelNotPulled(id, `npm run models:pull -- ${id}`, await this.readyEmbeddingModels())
+    throw await this.unknownModelError(id)
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises'
-import path from 'node:path'
 import { errors } from '../errors.js'
+import { installedModels, modelKind } from '../models/installed.js'
 import { LoadOnce, isSafeModelId } from '../models/load-once.js'
 import { modelDirectory, type Manifest } from '../models/manifest.js'
 import { createReranker } from './registry.js'
@@ -15,20 +14,6 @@ export interface RerankerPoolOptions {
   remote?: { baseUrl: string; model: string; api: 'completions' | 'chat'; tokenizerId: string; timeoutMs: number }
   intraOpThreads?: number
   log: (obj: object, msg: string) => void
-}
-
-/** Which kind of export a folder holds, from its config.json `architectures`. */
-async function kindOf(dir: string): Promise<'cross-encoder' | 'listwise-onnx' | undefined> {
-  let config: { architectures?: unknown }
-  try {
-    config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as { architectures?: unknown }
-  } catch {
-    return undefined
-  }
-  const architectures = Array.isArray(config.architectures) ? config.architectures.map(String) : []
-  if (architectures.some((a) => a.endsWith('ForSequenceClassification'))) return 'cross-encoder'
-  if (architectures.some((a) => a.endsWith('ForCausalLM'))) return 'listwise-onnx'
-  return undefined
 }
 
 /**
@@ -48,6 +33,18 @@ export class RerankerPool {
     return this.options.remote === undefined ? listed : [...listed, REMOTE_RERANKER_ID]
   }
 
+  /** Reranker ids usable now: cross-encoder and causal-LM folders under the models directory, plus `remote` when configured. */
+  async ready(): Promise<string[]> {
+    const installed = await installedModels(this.options.modelsDir, ['cross-encoder', 'listwise-onnx'])
+    return this.options.remote === undefined ? installed : [...installed, REMOTE_RERANKER_ID]
+  }
+
+  /** The catalogue's unknown_model error, naming what is usable now and what could be pulled. */
+  private async unknownModelError(id: string) {
+    const ready = await this.ready()
+    return errors.unknownModel(id, ready, this.known().filter((m) => !ready.includes(m)))
+  }
+
   get(id: string): Promise<Reranker> {
     return this.loaded.get(id, () => this.load(id))
   }
@@ -58,7 +55,7 @@ export class RerankerPool {
     let reranker: Reranker
     if (id === REMOTE_RERANKER_ID) {
       const remote = this.options.remote
-      if (remote === undefined) throw errors.unknownModel(id, this.known())
+      if (remote === undefined) throw await this.unknownModelError(id)
       reranker = await createReranker('listwise-remote', {
         name: id,
         ...listwise,
@@ -66,12 +63,12 @@ export class RerankerPool {
         server: { baseUrl: remote.baseUrl, model: remote.model, api: remote.api, timeoutMs: remote.timeoutMs },
       })
     } else {
-      if (!isSafeModelId(id)) throw errors.unknownModel(id, this.known())
+      if (!isSafeModelId(id)) throw await this.unknownModelError(id)
       const dir = modelDirectory(this.options.modelsDir, id)
-      const kind = await kindOf(dir)
-      if (kind === undefined) {
-        if (this.known().includes(id)) throw errors.modelUnavailable(id, `files missing in ${dir}; run npm run models:pull -- ${id}`)
-        throw errors.unknownModel(id, this.known())
+      const kind = await modelKind(dir)
+      if (kind === undefined || kind === 'embedding') {
+        if (this.known().includes(id)) throw errors.modelNotPulled(id, `npm run models:pull -- ${id}`, await this.ready())
+        throw await this.unknownModelError(id)
       }
       const threads = this.options.intraOpThreads
       reranker =

@@ -4,33 +4,54 @@ import type { Config } from '../config.js'
 import { errors } from '../errors.js'
 import { checkDimensions } from '../pipeline/collections.js'
 import { truncateAndNormalize } from '../retrieval/vector-math.js'
+import { ref } from './named-schema.js'
 import { StringEnum, errorResponses } from './schemas.js'
 
-const EmbeddingsBody = Type.Object(
+export const EmbeddingsRequest = Type.Object(
   {
-    input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], { description: 'a text or an array of texts' }),
+    input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
+      description: 'a text or a non-empty array of texts (at most FUNNEL_MAX_EMBEDDING_INPUTS); token ids are not accepted',
+    }),
     model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
-    dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'Matryoshka truncation: first n dims, renormalised' })),
+    dimensions: Type.Optional(Type.Integer({ minimum: 1, description: "Matryoshka truncation: first n dims, renormalised; one of the model's supported dimensions" })),
     encoding_format: Type.Optional(StringEnum(['float', 'base64'], { default: 'float' })),
     input_type: Type.Optional(StringEnum(['query', 'document'], { description: 'selects the model prefix (e5, nomic); default document' })),
     user: Type.Optional(Type.String()),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, $id: 'EmbeddingsRequest' },
 )
 
-const EmbeddingsResponse = Type.Object({
-  object: Type.Literal('list'),
-  data: Type.Array(
-    Type.Object({
-      object: Type.Literal('embedding'),
-      index: Type.Integer(),
-      embedding: Type.Union([Type.Array(Type.Number()), Type.String({ description: 'base64 little-endian float32 when encoding_format=base64' })]),
-    }),
-  ),
-  model: Type.String(),
-  usage: Type.Object({ prompt_tokens: Type.Integer(), total_tokens: Type.Integer() }),
-  truncated: Type.Array(Type.Integer(), { description: 'indexes of inputs cut to the model maximum length' }),
-})
+export const EmbeddingsResponse = Type.Object(
+  {
+    object: Type.Literal('list'),
+    data: Type.Array(
+      Type.Object({
+        object: Type.Literal('embedding'),
+        index: Type.Integer(),
+        embedding: Type.Union([Type.Array(Type.Number()), Type.String({ description: 'base64 little-endian float32 when encoding_format=base64' })]),
+      }),
+    ),
+    model: Type.String(),
+    usage: Type.Object({ prompt_tokens: Type.Integer(), total_tokens: Type.Integer() }),
+    truncated: Type.Array(Type.Integer(), { description: 'indexes of inputs cut to the model maximum length' }),
+  },
+  { $id: 'EmbeddingsResponse' },
+)
+
+const isTokenIds = (value: unknown): boolean => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number')
+
+/**
+ * OpenAI's `input` also takes token ids (number[] or number[][]) and its SDKs send them; schema
+ * validation would only say "must be string", so these shapes get their own answer first.
+ */
+function checkInputShape(body: unknown): void {
+  const input = (body as { input?: unknown } | null)?.input
+  if (!Array.isArray(input)) return
+  if (input.length === 0) throw errors.invalidRequest('input', 'must contain at least one string')
+  if (isTokenIds(input) || input.every(isTokenIds)) {
+    throw errors.invalidRequest('input', 'token ids are not supported; pass text (a string or an array of strings) and the server tokenizes it')
+  }
+}
 
 /** OpenAI-compatible embeddings, so existing OpenAI clients work by changing the base URL. */
 const embeddings: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opts) => {
@@ -38,16 +59,18 @@ const embeddings: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, op
     '/v1/embeddings',
     {
       schema: {
+        operationId: 'embed',
         tags: ['embeddings'],
         summary: 'Create embeddings (OpenAI-compatible)',
-        body: EmbeddingsBody,
-        response: { 200: EmbeddingsResponse, ...errorResponses(400, 413, 503) },
+        body: ref(EmbeddingsRequest),
+        response: { 200: ref(EmbeddingsResponse), ...errorResponses(400, 413, 503) },
       },
+      preValidation: async (request) => checkInputShape(request.body),
     },
     async (request) => {
       const { body } = request
       const texts = typeof body.input === 'string' ? [body.input] : body.input
-      if (texts.length > opts.config.maxEmbeddingInputs) throw errors.batchTooLarge('input', texts.length, opts.config.maxEmbeddingInputs)
+      if (texts.length > opts.config.maxEmbeddingInputs) throw errors.tooManyInputs('input', texts.length, opts.config.maxEmbeddingInputs, 'FUNNEL_MAX_EMBEDDING_INPUTS')
       texts.forEach((t, i) => {
         if (t.trim() === '') throw errors.invalidValue(typeof body.input === 'string' ? 'input' : `input[${i}]`, t, 'texts must contain a non-whitespace character')
       })

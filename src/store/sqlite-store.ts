@@ -311,6 +311,10 @@ export class SqliteStore {
     for (const [field, value] of Object.entries(filter)) {
       // Field names are validated at the API (no '"', '\\' or NUL), so quoting makes any other name a literal key.
       if (/["\\\u0000]/.test(field)) throw errors.invalidValue('filter', field, 'field names may not contain a double quote, backslash or NUL')
+      // The OpenAPI document leaves values free-form (generators cannot express a union of scalars), so the type is checked here.
+      if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+        throw errors.invalidValue(`filter.${field}`, value, 'filter values must be a string, number, boolean or null')
+      }
       const pathExpr = `$."${field}"`
       if (value === null) {
         clauses.push(`json_type(metadata, ?) = 'null'`)

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { checkDimensions } from '../../src/pipeline/collections.js'
 import { l2Normalize } from '../../src/retrieval/vector-math.js'
 import { TEST_MODEL, buildTestApp } from '../helpers/app.js'
 import { readGolden, type EmbedderGolden } from '../helpers/fixture-models.js'
@@ -34,13 +35,16 @@ t.test('POST /v1/embeddings answers in the OpenAI shape with golden vectors', as
 t.test('embeddings bad input', async (t) => {
   const { app } = await buildTestApp(t, { maxEmbeddingInputs: 2 })
   const cases: [object, number, string, RegExp][] = [
-    [{ input: [] }, 400, 'invalid_request', /body\.input/],
+    [{ input: [] }, 400, 'invalid_request', /^input: must contain at least one string$/],
+    [{ input: [101, 2023, 102] }, 400, 'invalid_request', /^input: token ids are not supported; pass text/],
+    [{ input: [[101, 2023], [101, 102]] }, 400, 'invalid_request', /^input: token ids are not supported; pass text/],
     [{ input: '  ' }, 400, 'invalid_value', /^input:/],
-    [{ input: ['a', 'b', 'c'] }, 413, 'batch_too_large', /input: 3 items exceeds the maximum of 2/],
-    [{ input: 'a', dimensions: 99 }, 400, 'unsupported_dimensions', /dimensions: 99 .* 1\.\.16/],
-    [{ input: 'a', model: 'nope/nope' }, 400, 'unknown_model', /'nope\/nope' is not known/],
+    [{ input: ['a', 'b', 'c'] }, 400, 'too_many_inputs', /^input: 3 items exceeds the maximum of 2 per request \(FUNNEL_MAX_EMBEDDING_INPUTS\)$/],
+    [{ input: 'a', dimensions: 99 }, 400, 'unsupported_dimensions', /^dimensions: 99 is not supported; use 1\.\.16 \(the model has 16 dimensions\)$/],
+    [{ input: 'a', model: 'nope/nope' }, 400, 'unknown_model', /'nope\/nope' is not known; known models: 'test\/tiny-bert-mean' on this server; .*'sentence-transformers\/all-MiniLM-L6-v2'.* after npm run models:pull/],
     [{ input: 'a', encoding_format: 'hex' }, 400, 'invalid_request', /encoding_format/],
     [{ input: 7 }, 400, 'invalid_request', /body\.input/],
+    [{ input: ['a', 7] }, 400, 'invalid_request', /body\.input/],
   ]
   for (const [payload, status, code, message] of cases) {
     const res = await app.inject({ method: 'POST', url: '/v1/embeddings', payload })
@@ -48,4 +52,35 @@ t.test('embeddings bad input', async (t) => {
     t.equal(res.json().error.code, code, JSON.stringify(payload))
     t.match(res.json().error.message, message, JSON.stringify(payload))
   }
+  const atLimit = await app.inject({ method: 'POST', url: '/v1/embeddings', payload: { input: ['a', 'b'] } })
+  t.equal(atLimit.statusCode, 200, 'exactly the limit is accepted')
+})
+
+t.test('a model listed in the manifest but not pulled is a 400 naming the models that are here, never a retried 503', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await app.inject({ method: 'POST', url: '/v1/embeddings', payload: { input: 'a', model: 'sentence-transformers/all-MiniLM-L6-v2' } })
+  t.equal(res.statusCode, 400)
+  t.notOk(res.headers['retry-after'], 'nothing to retry')
+  t.equal(res.json().error.code, 'model_not_pulled')
+  t.match(res.json().error.message, /^model 'sentence-transformers\/all-MiniLM-L6-v2' is listed but its files are not on this server; run npm run models:pull -- sentence-transformers\/all-MiniLM-L6-v2, or use one that is: 'test\/tiny-bert-mean'$/)
+  const unbuilt = await app.inject({ method: 'POST', url: '/v1/embeddings', payload: { input: 'a', model: 'funnel/glove-6b-100d-static' } })
+  t.equal(unbuilt.statusCode, 400, 'the default static model, not built and FUNNEL_BUILD_DEFAULT_MODEL off')
+  t.equal(unbuilt.json().error.code, 'model_not_pulled')
+  t.match(unbuilt.json().error.message, /run npm run models:build-default/)
+})
+
+t.test('dimensions: one message listing the supported dimensions, whether too large or not in the list', (t) => {
+  const matryoshka = [100, 50, 25, 12]
+  for (const requested of [1000, 32]) {
+    t.throws(() => checkDimensions('dimensions', requested, 100, matryoshka), {
+      code: 'unsupported_dimensions',
+      message: `dimensions: ${requested} is not supported; supported dimensions: 100, 50, 25, 12`,
+    })
+  }
+  t.throws(() => checkDimensions('dimensions', 999, 768, [512, 256]), { message: 'dimensions: 999 is not supported; supported dimensions: 768, 512, 256' }, 'the full size is always supported')
+  t.doesNotThrow(() => checkDimensions('dimensions', 768, 768, [512, 256]))
+  t.doesNotThrow(() => checkDimensions('dimensions', 25, 100, matryoshka))
+  t.throws(() => checkDimensions('dimensions', 17, 16, []), { message: 'dimensions: 17 is not supported; use 1..16 (the model has 16 dimensions)' })
+  t.doesNotThrow(() => checkDimensions('dimensions', 3, 16, []), 'without declared Matryoshka dims any 1..dims')
+  t.end()
 })

@@ -14,7 +14,9 @@ interface CrossGolden {
   cases: { query: string; passage: string; logits: number[] }[]
 }
 
-t.test('POST /v1/rerank scores like the PyTorch golden and answers in the Cohere/TEI shape', async (t) => {
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x))
+
+t.test('POST /v1/rerank scores like the PyTorch golden and answers in the Cohere/TEI shape with relevance in 0..1', async (t) => {
   const { app } = await rerankApp(t)
   const golden = readGolden('tiny-cross-encoder') as unknown as CrossGolden
   const cases = golden.cases.filter((c) => c.query === 'capital of france')
@@ -26,17 +28,68 @@ t.test('POST /v1/rerank scores like the PyTorch golden and answers in the Cohere
   t.equal(res.statusCode, 200)
   const body = res.json()
   t.equal(body.model, CE, 'the first configured stage is the default model')
-  const byIndex = new Map(body.results.map((r: { index: number; score: number }) => [r.index, r]))
-  t.ok(Math.abs((byIndex.get(0) as { score: number }).score - cases[0]!.logits[0]!) < 1e-4, 'document 0 scored as the golden logit')
-  t.ok(Math.abs((byIndex.get(1) as { score: number }).score - cases[1]!.logits[0]!) < 1e-4, 'document 1 scored as the golden logit')
-  t.ok(body.results[0].score >= body.results[1].score, 'sorted best first')
-  t.equal((byIndex.get(1) as { id: string }).id, 'eiffel', 'ids of object documents are echoed')
-  t.equal((byIndex.get(1) as { document: { text: string } }).document.text, cases[1]!.passage)
-  t.equal(body.results[0].relevance_score, body.results[0].score)
+  t.equal(body.relevance, 'sigmoid', 'no calibrator is fitted: the logit is read through a sigmoid')
+  type Result = { index: number; score: number; relevance_score: number; raw_score: number; id?: string; document?: { text: string } }
+  const byIndex = new Map<number, Result>(body.results.map((r: Result) => [r.index, r]))
+  for (const i of [0, 1]) {
+    const r = byIndex.get(i)!
+    const logit = cases[i]!.logits[0]!
+    t.ok(Math.abs(r.raw_score - logit) < 1e-4, `document ${i}: raw_score is the golden logit`)
+    t.ok(Math.abs(r.relevance_score - sigmoid(logit)) < 1e-4, `document ${i}: relevance_score is sigmoid(logit)`)
+    t.equal(r.score, r.relevance_score, `document ${i}: score (TEI's name) equals relevance_score`)
+  }
+  t.ok(body.results[0].raw_score >= body.results[1].raw_score, 'sorted best first')
+  t.ok(body.results[0].relevance_score >= body.results[1].relevance_score, 'relevance keeps the order')
+  t.equal(byIndex.get(1)!.id, 'eiffel', 'ids of object documents are echoed')
+  t.equal(byIndex.get(1)!.document!.text, cases[1]!.passage)
 
   const top1 = (await app.inject({ method: 'POST', url: '/v1/rerank', payload: { query: 'q', documents: ['a b', 'c d', 'e f'], top_n: 1 } })).json()
   t.equal(top1.results.length, 1)
   t.notOk('document' in top1.results[0], 'no documents unless asked')
+})
+
+t.test('relevance_score is the fitted calibrator once there is one; a negative logit stays inside 0..1 either way', async (t) => {
+  const { app } = await rerankApp(t)
+  const payload = { query: 'capital of france', documents: ['paris is the capital of france', 'bananas are yellow', 'the eiffel tower'] }
+  const before = (await app.inject({ method: 'POST', url: '/v1/rerank', payload })).json()
+  t.ok(
+    before.results.every((r: { relevance_score: number }) => r.relevance_score > 0 && r.relevance_score < 1),
+    'every uncalibrated score is inside (0, 1) whatever the logit sign',
+  )
+  app.calibrators.save([
+    {
+      model: CE,
+      stage: 'cross_encoder',
+      calibrator: { version: 1, method: 'platt', params: { input: 'scalar', a: 2, b: -1 } },
+      metrics: {
+        method: 'platt',
+        reason: 'test',
+        n: 40,
+        positives: 20,
+        folds: 5,
+        seed: 1,
+        baseline: 'sigmoid',
+        held_out: { before: { ece: 0, brier: 0, log_loss: 0 }, after: { ece: 0, brier: 0, log_loss: 0 } },
+        source: { kind: 'examples', queries: 1 },
+      },
+    },
+  ])
+  const after = (await app.inject({ method: 'POST', url: '/v1/rerank', payload })).json()
+  t.equal(after.relevance, 'calibrator')
+  for (const r of after.results as { raw_score: number; relevance_score: number }[]) {
+    t.ok(Math.abs(r.relevance_score - sigmoid(2 * r.raw_score - 1)) < 1e-9, `raw ${r.raw_score.toFixed(3)} -> Platt sigmoid(2s - 1)`)
+  }
+  t.same(
+    after.results.map((r: { index: number }) => r.index),
+    before.results.map((r: { index: number }) => r.index),
+    'a monotone calibrator keeps the order',
+  )
+  const v2 = (await app.inject({ method: 'POST', url: '/v2/rerank', payload: { ...payload, model: CE } })).json()
+  t.equal(v2.relevance, 'calibrator', '/v2/rerank reads the same calibrator')
+  t.same(
+    v2.results.map((r: { relevance_score: number }) => r.relevance_score),
+    after.results.map((r: { relevance_score: number }) => r.relevance_score),
+  )
 })
 
 t.test('rerank bad input', async (t) => {
@@ -44,7 +97,7 @@ t.test('rerank bad input', async (t) => {
   const cases: [object, number, string, RegExp][] = [
     [{ query: 'q', documents: [] }, 400, 'invalid_request', /documents/],
     [{ query: 'q', documents: ['a', 'b', 'c', 'd'] }, 413, 'batch_too_large', /documents: 4 items exceeds the maximum of 3/],
-    [{ query: 'q', documents: ['a'], model: 'no/such' }, 400, 'unknown_model', /no\/such/],
+    [{ query: 'q', documents: ['a'], model: 'no/such' }, 400, 'unknown_model', /^model 'no\/such' is not known; known models: 'test\/tiny-causal-lm', 'test\/tiny-cross-encoder' on this server/],
     [{ query: 'q', documents: ['a', 'b'], top_n: 5 }, 400, 'invalid_value', /top_n: 5 .*1\.\.2/],
     [{ query: 'q', documents: ['a'], top_n: 0 }, 400, 'invalid_request', /top_n/],
     [{ query: '  ', documents: ['a'] }, 400, 'invalid_value', /query/],

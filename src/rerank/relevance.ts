@@ -1,0 +1,60 @@
+import { STAGE_NAMES, type Calibrators, type StageName } from '../calibration/calibrator-store.js'
+import { sigmoid } from '../calibration/platt.js'
+import type { Candidate } from '../pipeline/candidate.js'
+import type { RerankScoreKey } from './reranker.js'
+
+/**
+ * Where a `relevance_score` came from:
+ * - `calibrator`: the fitted calibrator of (model, stage) (POST /v1/calibration/fit), a probability;
+ * - `sigmoid`: sigmoid(raw logit), the cross-encoder's own reading of its logit as P(relevant);
+ * - `cosine`: (cosine + 1) / 2, for a bi-encoder stage;
+ * - `rank`: a listwise stage's 1/(rank + 1), already in (0, 1] but a rank, not a probability.
+ */
+export type RelevanceSource = 'calibrator' | 'sigmoid' | 'cosine' | 'rank'
+
+export interface RelevanceScores {
+  /** One score in 0..1 per candidate, in the order given. */
+  scores: number[]
+  source: RelevanceSource
+}
+
+const clamp01 = (x: number): number => Math.min(1, Math.max(0, x))
+
+/** How a stage's raw score reads as a number in 0..1 when no calibrator is fitted. */
+function uncalibrated(scoreKey: RerankScoreKey, raw: number): { score: number; source: RelevanceSource } {
+  switch (scoreKey) {
+    case 'cross_encoder':
+      return { score: sigmoid(raw), source: 'sigmoid' }
+    case 'listwise':
+      return { score: clamp01(raw), source: 'rank' }
+    default:
+      return { score: clamp01((raw + 1) / 2), source: 'cosine' }
+  }
+}
+
+const isStage = (key: string): key is StageName => (STAGE_NAMES as readonly string[]).includes(key)
+
+/**
+ * Reads reranked candidates' raw scores as relevance scores in 0..1, the scale Cohere, Jina and TEI
+ * clients expect: calibrated P(relevant) when a calibrator is fitted for (model, stage) and it maps
+ * every candidate, else the stage's documented default (see RelevanceSource). All candidates get the
+ * same treatment, so the scores of one answer are always comparable.
+ *
+ * @example
+ *   relevanceScores(outcome.candidates, { model: 'cross-encoder/ms-marco-MiniLM-L-6-v2', scoreKey: 'cross_encoder' })
+ *   // { scores: [0.93, 0.12], source: 'sigmoid' }
+ */
+export function relevanceScores(
+  candidates: readonly Candidate[],
+  stage: { model: string; scoreKey: RerankScoreKey },
+  calibrators?: Calibrators,
+): RelevanceScores {
+  const raw = candidates.map((c) => c.scores[stage.scoreKey] ?? c.score)
+  if (calibrators !== undefined && isStage(stage.scoreKey)) {
+    const stageName = stage.scoreKey
+    const calibrated = raw.map((score, rank) => calibrators.apply(stage.model, stageName, score, { rank: rank + 1 }))
+    if (calibrated.length > 0 && calibrated.every((p) => p !== undefined)) return { scores: calibrated as number[], source: 'calibrator' }
+  }
+  const read = raw.map((score) => uncalibrated(stage.scoreKey, score))
+  return { scores: read.map((r) => r.score), source: read[0]?.source ?? uncalibrated(stage.scoreKey, 0).source }
+}

@@ -1,0 +1,20 @@
+import type { TSchema } from 'typebox'
+import { EmbeddingsRequest, EmbeddingsResponse } from './embeddings.js'
+import { RelevanceSource, RerankRequest, RerankResponse } from './rerank.js'
+import { RerankV2Request, RerankV2Response } from './rerank-v2.js'
+import { ErrorResponse } from './schemas.js'
+
+/**
+ * Every named schema (`$id`), added to the app once before the routes that `ref()` them. They become
+ * the OpenAPI document's `components.schemas`, so generated clients name their types after them.
+ */
+export const COMPONENT_SCHEMAS: readonly TSchema[] = [
+  ErrorResponse,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+  RerankRequest,
+  RerankResponse,
+  RerankV2Request,
+  RerankV2Response,
+  RelevanceSource,
+]
