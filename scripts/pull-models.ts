@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const failures: string[] = []
   for (const entry of entries) {
     if (entry.source.kind !== 'hub') {
-      note(`${entry.id}: skipped, built locally rather than pulled (npm run models:build-default)`)
+      note(`${entry.id}: skipped, built locally rather than pulled (${buildCommand(entry)})`)
       continue
     }
     note(`${entry.id} @ ${entry.source.revision} -> ${displayPath(modelsDir)}`)
@@ -71,11 +71,14 @@ async function main(argv: string[]): Promise<number> {
   return 0
 }
 
+/** How a model that is not pulled gets onto disk. */
+const buildCommand = (m: ModelEntry): string => (m.source.kind === 'dev-build' ? m.source.command : 'npm run models:build-default')
+
 /** The --help text: usage, every model id with what it is and how it is obtained, and the hub settings. */
 function helpText(models: readonly ModelEntry[]): string {
   const width = Math.max(...models.map((m) => m.id.length))
   const rows = models.map((m) => {
-    const how = m.source.kind === 'hub' ? `pulled from ${m.source.repo}` : 'built locally (npm run models:build-default)'
+    const how = m.source.kind === 'hub' ? `pulled from ${m.source.repo}` : `built locally (${buildCommand(m)})`
     return `  ${m.id.padEnd(width)}  ${m.task}, ${how}`
   })
   return [

