@@ -135,6 +135,8 @@ async function main(): Promise<void> {
       split: values.split,
       model,
       index_dims: indexDims ?? 'full',
+      mode: outcome.modes.join(','),
+      mode_source: values.mode !== undefined ? 'request' : 'collection default',
       request: { top_k: topK, oversample, dimensions, ...extra },
       queries: outcome.queries,
       ...(outcome.subset !== undefined && { query_subset: { ...outcome.subset, order: 'qrels file order' } }),
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
       [
         `dataset      ${dataset}/${values.split} (${outcome.queries} queries${subset})`,
         `model        ${model} (index dims ${indexDims ?? 'full'})`,
+        `mode         ${outcome.modes.join(',')}${values.mode === undefined ? " (the collection's default; --mode to choose)" : ''}`,
         `nDCG@10      ${m['ndcg@10']!.toFixed(4)}`,
         `Recall@100   ${m['recall@100']!.toFixed(4)}`,
         `MRR@10       ${m['mrr@10']!.toFixed(4)}`,

@@ -10,6 +10,8 @@ export interface EvaluationOutcome {
   metrics: Record<string, number>
   latency: LatencySummary
   run: Map<string, Map<string, number>>
+  /** The retrieval mode(s) that ran (the request's, else the collection's default), as the responses report them. */
+  modes: string[]
   /** How often PRF kept the original query, when PRF ran. */
   prf_original_share?: number
   /** Set when only the first `first` of the split's `of` judged queries ran (--max-queries). */
@@ -51,6 +53,7 @@ export async function runEvaluation(
   const qrels: BeirQrels = options.maxQueries === undefined ? allQrels : new Map(judged.map((id) => [id, allQrels.get(id)!]))
   const run = new Map<string, Map<string, number>>()
   const latencies: number[] = []
+  const modes = new Set<string>()
   let prfRuns = 0
   let prfOriginal = 0
   const progress = createProgress({ label, total: judged.length })
@@ -59,6 +62,7 @@ export async function runEvaluation(
     const response = await app.searchPipeline.search(collection, { ...request, query: queries.get(qid)!.text })
     latencies.push(performance.now() - started)
     run.set(qid, new Map(response.results.map((r) => [r.id, r.score])))
+    modes.add(response.mode)
     if (response.prf !== undefined) {
       prfRuns++
       if (response.prf.used === 'original') prfOriginal++
@@ -72,6 +76,7 @@ export async function runEvaluation(
     metrics: evaluation.mean as Record<string, number>,
     latency: summarizeLatencies(latencies),
     run,
+    modes: [...modes].sort(),
     ...(prfRuns > 0 && { prf_original_share: prfOriginal / prfRuns }),
     ...(judged.length < allJudged.length && { subset: { first: judged.length, of: allJudged.length } }),
   }

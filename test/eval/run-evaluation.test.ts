@@ -13,7 +13,7 @@ function stubApp(asked: string[]): FastifyInstance {
   const search = async (_collection: string, request: { query: string }) => {
     asked.push(request.query)
     const id = request.query.replace('text of q', 'd')
-    return { results: [{ id, score: 1 }, { id: 'other', score: 0.5 }] }
+    return { results: [{ id, score: 1 }, { id: 'other', score: 0.5 }], mode: 'lexical' }
   }
   return { searchPipeline: { search } } as unknown as FastifyInstance
 }
@@ -47,4 +47,5 @@ t.test('without maxQueries every judged query runs and no subset is reported', a
   t.equal(outcome.queries, 4, 'as before the option: q9, judged without a text, is scored as an empty ranking')
   t.equal(outcome.metrics['ndcg@10'], 0.75)
   t.equal(outcome.subset, undefined)
+  t.same(outcome.modes, ['lexical'], 'the mode the responses say ran (the collection default when the request names none)')
 })
