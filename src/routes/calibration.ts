@@ -88,6 +88,7 @@ const calibration: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/calibration/fit',
     {
       schema: {
+        operationId: 'fitCalibration',
         tags: ['calibration'],
         summary: 'Fit, store and activate a relevance-probability calibrator per stage from labelled examples or qrels',
         description:
@@ -108,6 +109,7 @@ const calibration: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/calibration',
     {
       schema: {
+        operationId: 'getCalibration',
         tags: ['calibration'],
         summary: 'List the active calibrator of each (model, stage) with its version and held-out metrics',
         response: { 200: Type.Object({ calibrators: Type.Array(ActiveCalibrator) }) },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { ref } from './named-schema.js'
 import { CollectionInfoSchema, CollectionName, IndexSettingsSchema, StringEnum, errorResponses } from './schemas.js'
 
 const Params = Type.Object({ name: CollectionName })
@@ -9,6 +10,7 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/collections',
     {
       schema: {
+        operationId: 'createCollection',
         tags: ['collections'],
         summary: 'Create a collection',
         body: Type.Object(
@@ -31,7 +33,7 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 201: CollectionInfoSchema, ...errorResponses(400, 409, 503) },
+        response: { 201: ref(CollectionInfoSchema), ...errorResponses(400, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -50,9 +52,10 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/collections',
     {
       schema: {
+        operationId: 'listCollections',
         tags: ['collections'],
         summary: 'List collections',
-        response: { 200: Type.Object({ collections: Type.Array(CollectionInfoSchema) }) },
+        response: { 200: Type.Object({ collections: Type.Array(ref(CollectionInfoSchema)) }) },
       },
     },
     async () => ({ collections: await app.collections.list() }),
@@ -62,10 +65,11 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/collections/:name',
     {
       schema: {
+        operationId: 'getCollection',
         tags: ['collections'],
         summary: 'Describe a collection: count, model, dims, index dims, size on disk',
         params: Params,
-        response: { 200: CollectionInfoSchema, ...errorResponses(400, 404) },
+        response: { 200: ref(CollectionInfoSchema), ...errorResponses(400, 404) },
       },
     },
     async (request) => app.collections.describe(request.params.name),
@@ -75,6 +79,7 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/collections/:name',
     {
       schema: {
+        operationId: 'deleteCollection',
         tags: ['collections'],
         summary: 'Delete a collection and all its documents',
         params: Params,

@@ -2,7 +2,8 @@ import type { TSchema } from 'typebox'
 import { EmbeddingsRequest, EmbeddingsResponse } from './embeddings.js'
 import { RelevanceSource, RerankRequest, RerankResponse } from './rerank.js'
 import { RerankV2Request, RerankV2Response } from './rerank-v2.js'
-import { ErrorResponse } from './schemas.js'
+import { CollectionInfoSchema, ErrorResponse } from './schemas.js'
+import { FilterSchema, SearchResponse } from './search.js'
 
 /**
  * Every named schema (`$id`), added to the app once before the routes that `ref()` them. They become
@@ -10,6 +11,9 @@ import { ErrorResponse } from './schemas.js'
  */
 export const COMPONENT_SCHEMAS: readonly TSchema[] = [
   ErrorResponse,
+  CollectionInfoSchema,
+  FilterSchema,
+  SearchResponse,
   EmbeddingsRequest,
   EmbeddingsResponse,
   RerankRequest,

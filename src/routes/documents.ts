@@ -34,6 +34,7 @@ const documents: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opt
     '/v1/collections/:name/documents',
     {
       schema: {
+        operationId: 'upsertDocuments',
         tags: ['documents'],
         summary: 'Upsert a batch of documents; returns once the batch is durable and searchable',
         params: Params,
@@ -83,6 +84,7 @@ const documents: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opt
     '/v1/collections/:name/documents/:id',
     {
       schema: {
+        operationId: 'getDocument',
         tags: ['documents'],
         summary: 'Fetch one document',
         params: DocParams,
@@ -99,6 +101,7 @@ const documents: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opt
     '/v1/collections/:name/documents/:id',
     {
       schema: {
+        operationId: 'deleteDocument',
         tags: ['documents'],
         summary: 'Delete one document (durable and reflected in search when this returns)',
         params: DocParams,

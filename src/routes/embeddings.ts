@@ -14,7 +14,7 @@ export const EmbeddingsRequest = Type.Object(
     }),
     model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
     dimensions: Type.Optional(Type.Integer({ minimum: 1, description: "Matryoshka truncation: first n dims, renormalised; one of the model's supported dimensions" })),
-    encoding_format: Type.Optional(StringEnum(['float', 'base64'], { default: 'float' })),
+    encoding_format: Type.Optional(StringEnum(['float', 'base64'], { description: 'default float' })),
     input_type: Type.Optional(StringEnum(['query', 'document'], { description: 'selects the model prefix (e5, nomic); default document' })),
     user: Type.Optional(Type.String()),
   },

@@ -8,6 +8,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     '/healthz',
     {
       schema: {
+        operationId: 'health',
         tags: ['health'],
         security: [],
         summary: 'Liveness: the process is up',
@@ -21,6 +22,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     '/readyz',
     {
       schema: {
+        operationId: 'ready',
         tags: ['health'],
         security: [],
         summary: 'Readiness: the default model is loaded and storage is open',

@@ -8,6 +8,7 @@ const metrics: FastifyPluginAsyncTypebox = async (app) => {
     '/metrics',
     {
       schema: {
+        operationId: 'metrics',
         tags: ['operations'],
         summary: 'Prometheus metrics: request latency by route, errors by code, collection sizes, process',
         response: {

@@ -27,7 +27,7 @@ export const RerankRequest = Type.Object(
     ),
     model: Type.Optional(Type.String({ minLength: 1, description: 'reranker model id (default: the first stage of FUNNEL_RERANK_STAGES)' })),
     top_n: Type.Optional(Type.Integer({ minimum: 1, description: 'return only the best n (default all)' })),
-    return_documents: Type.Optional(Type.Boolean({ default: false })),
+    return_documents: Type.Optional(Type.Boolean({ description: 'echo each text in `document` (default false)' })),
   },
   { additionalProperties: false, $id: 'RerankRequest' },
 )

@@ -48,7 +48,7 @@ export const CollectionInfoSchema = Type.Object({
   count: Type.Integer({ description: 'number of documents' }),
   size_on_disk_bytes: Type.Integer(),
   created_at: Type.String({ format: 'date-time' }),
-})
+}, { $id: 'Collection' })
 
 export const Timings = (fields: string[]) =>
   Type.Object(Object.fromEntries(fields.map((f) => [f, Type.Number({ description: 'milliseconds' })])))

@@ -1,16 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { errors } from '../errors.js'
+import { ref } from './named-schema.js'
 import { CollectionName, Metadata, StringEnum, errorResponses } from './schemas.js'
 
-export const FilterSchema = Type.Record(
-  Type.String({ minLength: 1, maxLength: 128, pattern: '^[^"\\\\\\u0000]+$' }),
-  Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
-  {
-    maxProperties: 32,
-    description: 'metadata fields (top level; no double quote, backslash or NUL in names) that must equal these values exactly; all must match; at most 32',
-  },
-)
+/**
+ * A filter value: a string, number, boolean or null. Documented free-form because a union of scalars
+ * (anyOf) is what client generators cannot build (openapi-generator's Python client rejected
+ * {'lang': 'en'}); the store checks the type and answers 400 naming the allowed ones.
+ */
+const FilterValue = Type.Unsafe<string | number | boolean | null>({ description: 'a string, number, boolean or null, matched exactly' })
+
+export const FilterSchema = Type.Record(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^"\\\\\\u0000]+$' }), FilterValue, {
+  $id: 'Filter',
+  maxProperties: 32,
+  description: 'metadata fields (top level; no double quote, backslash or NUL in names) that must equal these values exactly; all must match; at most 32',
+})
 
 const Mode = StringEnum(['dense', 'lexical', 'hybrid'], {
   description: 'retriever: dense (HNSW funnel), lexical (BM25) or hybrid (both, fused); default: the collection default_mode, else the model recommendation',
@@ -96,7 +101,7 @@ const SearchBody = Type.Object(
     mode: Type.Optional(Mode),
     dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'dims for exact rescoring (default: full model dims)' })),
     oversample: Type.Optional(Type.Integer({ minimum: 1, description: 'HNSW fetches top_k × oversample candidates at the index dims (default 4, max 100)' })),
-    filter: Type.Optional(FilterSchema),
+    filter: Type.Optional(ref(FilterSchema)),
     include: Type.Optional(
       Type.Array(StringEnum(['text', 'metadata', 'scores']), {
         uniqueItems: true,
@@ -114,7 +119,7 @@ const SearchBody = Type.Object(
 
 const SourceHit = Type.Object({ rank: Type.Integer(), score: Type.Number() })
 
-const SearchResponse = Type.Object({
+export const SearchResponse = Type.Object({
   results: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -177,18 +182,19 @@ const SearchResponse = Type.Object({
     model: Type.String({ description: 'the calibrator key: embedding model id, bm25, rrf/weighted, or the reranker model id' }),
     calibrated: Type.Boolean(),
   }),
-})
+}, { $id: 'SearchResponse' })
 
 const search: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/collections/:name/search',
     {
       schema: {
+        operationId: 'search',
         tags: ['search'],
         summary: 'Search a collection: dense (HNSW funnel), lexical (BM25) or hybrid, with optional pseudo-relevance feedback',
         params: Type.Object({ name: CollectionName }),
         body: SearchBody,
-        response: { 200: SearchResponse, ...errorResponses(400, 404, 503) },
+        response: { 200: ref(SearchResponse), ...errorResponses(400, 404, 503) },
       },
     },
     async (request) => {

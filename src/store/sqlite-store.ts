@@ -313,7 +313,7 @@ export class SqliteStore {
       if (/["\\\u0000]/.test(field)) throw errors.invalidValue('filter', field, 'field names may not contain a double quote, backslash or NUL')
       // The OpenAPI document leaves values free-form (generators cannot express a union of scalars), so the type is checked here.
       if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-        throw errors.invalidValue(`filter.${field}`, value, 'filter values must be a string, number, boolean or null')
+        throw errors.invalidRequest(`filter.${field}`, `values must be a string, number, boolean or null; got ${Array.isArray(value) ? 'an array' : typeof value}`)
       }
       const pathExpr = `$."${field}"`
       if (value === null) {
