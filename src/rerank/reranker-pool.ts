@@ -1,7 +1,7 @@
 import { errors } from '../errors.js'
 import { installedModels, modelKind } from '../models/installed.js'
 import { LoadOnce, isSafeModelId } from '../models/load-once.js'
-import { modelDirectory, type Manifest } from '../models/manifest.js'
+import { findModel, modelDirectory, type Manifest } from '../models/manifest.js'
 import { createReranker } from './registry.js'
 import type { Reranker } from './reranker.js'
 
@@ -19,7 +19,8 @@ export interface RerankerPoolOptions {
 /**
  * Rerankers by model id, loaded on first use (once, even under concurrent requests) and disposed on
  * close. A folder under the models directory is a cross-encoder when its config names a
- * *ForSequenceClassification architecture and a listwise LLM when it names *ForCausalLM; the id
+ * *ForSequenceClassification architecture, a listwise LLM when it names *ForCausalLM, and otherwise an
+ * embedding stage (cosine rescoring, with the manifest's prefixes and pooling for that model); the id
  * `remote` is the configured OpenAI-compatible server.
  */
 export class RerankerPool {
@@ -27,15 +28,16 @@ export class RerankerPool {
 
   constructor(private readonly options: RerankerPoolOptions) {}
 
-  /** Reranker ids the manifest lists, plus `remote` when configured. */
+  /** Reranker ids the manifest lists (cross-encoders and LLMs, then embedders usable as embedding stages), plus `remote` when configured. */
   known(): string[] {
-    const listed = this.options.manifest.models.filter((m) => m.task !== 'embedding').map((m) => m.id)
+    const models = this.options.manifest.models
+    const listed = [...models.filter((m) => m.task !== 'embedding'), ...models.filter((m) => m.task === 'embedding')].map((m) => m.id)
     return this.options.remote === undefined ? listed : [...listed, REMOTE_RERANKER_ID]
   }
 
-  /** Reranker ids usable now: cross-encoder and causal-LM folders under the models directory, plus `remote` when configured. */
+  /** Reranker ids usable now: cross-encoder, causal-LM and embedder folders under the models directory, plus `remote` when configured. */
   async ready(): Promise<string[]> {
-    const installed = await installedModels(this.options.modelsDir, ['cross-encoder', 'listwise-onnx'])
+    const installed = await installedModels(this.options.modelsDir, ['cross-encoder', 'listwise-onnx', 'embedding'])
     return this.options.remote === undefined ? installed : [...installed, REMOTE_RERANKER_ID]
   }
 
@@ -66,18 +68,32 @@ export class RerankerPool {
       if (!isSafeModelId(id)) throw await this.unknownModelError(id)
       const dir = modelDirectory(this.options.modelsDir, id)
       const kind = await modelKind(dir)
-      if (kind === undefined || kind === 'embedding') {
+      if (kind === undefined) {
         if (this.known().includes(id)) throw errors.modelNotPulled(id, `npm run models:pull -- ${id}`, await this.ready())
         throw await this.unknownModelError(id)
       }
       const threads = this.options.intraOpThreads
+      const common = { modelDir: dir, name: id, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) }
       reranker =
         kind === 'cross-encoder'
-          ? await createReranker('cross-encoder', { modelDir: dir, name: id, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) })
-          : await createReranker('listwise-onnx', { modelDir: dir, name: id, ...listwise, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) })
+          ? await createReranker('cross-encoder', common)
+          : kind === 'embedding'
+            ? await createReranker('embedding', { ...common, ...this.embedderFacts(id) })
+            : await createReranker('listwise-onnx', { ...common, ...listwise })
     }
     this.options.log({ model: id, ms: Math.round(performance.now() - started) }, 'reranker loaded')
     return reranker
+  }
+
+  /** What the manifest says about an embedder that its folder may not: query/document prefixes, pooling, max length. */
+  private embedderFacts(id: string): { prefixes?: { query: string; document: string }; pooling?: 'mean' | 'cls'; maxLength?: number } {
+    const entry = findModel(this.options.manifest, id)
+    if (entry === undefined) return {}
+    return {
+      ...(entry.prefixes !== undefined && { prefixes: entry.prefixes }),
+      ...((entry.pooling === 'mean' || entry.pooling === 'cls') && { pooling: entry.pooling }),
+      maxLength: entry.max_length,
+    }
   }
 
   async close(): Promise<void> {

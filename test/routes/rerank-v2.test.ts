@@ -62,7 +62,7 @@ t.test('/v2/rerank bad input: 4xx naming the field and, for models, the ones thi
       { model: 'rerank-v3.5', query: 'q', documents: ['a'] },
       400,
       'unknown_model',
-      /^model 'rerank-v3\.5' is not known; known models: 'test\/tiny-causal-lm', 'test\/tiny-cross-encoder' on this server/,
+      /^model 'rerank-v3\.5' is not known; known models: 'test\/tiny-bert-mean', 'test\/tiny-causal-lm', 'test\/tiny-cross-encoder' on this server/,
     ],
     [{ model: CE, query: 'q', documents: [] }, 400, 'invalid_request', /documents/],
     [{ model: CE, query: 'q', documents: [{ text: 'a' }] }, 400, 'invalid_request', /body\.documents\.0: must be string/],

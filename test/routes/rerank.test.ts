@@ -97,7 +97,7 @@ t.test('rerank bad input', async (t) => {
   const cases: [object, number, string, RegExp][] = [
     [{ query: 'q', documents: [] }, 400, 'invalid_request', /documents/],
     [{ query: 'q', documents: ['a', 'b', 'c', 'd'] }, 413, 'batch_too_large', /documents: 4 items exceeds the maximum of 3/],
-    [{ query: 'q', documents: ['a'], model: 'no/such' }, 400, 'unknown_model', /^model 'no\/such' is not known; known models: 'test\/tiny-causal-lm', 'test\/tiny-cross-encoder' on this server/],
+    [{ query: 'q', documents: ['a'], model: 'no/such' }, 400, 'unknown_model', /^model 'no\/such' is not known; known models: 'test\/tiny-bert-mean', 'test\/tiny-causal-lm', 'test\/tiny-cross-encoder' on this server/],
     [{ query: 'q', documents: ['a', 'b'], top_n: 5 }, 400, 'invalid_value', /top_n: 5 .*1\.\.2/],
     [{ query: 'q', documents: ['a'], top_n: 0 }, 400, 'invalid_request', /top_n/],
     [{ query: '  ', documents: ['a'] }, 400, 'invalid_value', /query/],
