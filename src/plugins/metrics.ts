@@ -168,14 +168,12 @@ export default fp(
   async (app) => {
     const collectionStats = async (): Promise<CollectionStats[]> => {
       if (!app.hasDecorator('collections')) return []
-      const infos = await app.collections.list()
-      // Collections still opening at boot have no index yet: they are left out until they do.
-      const indexes = new Map(app.collections.indexStats().map((s) => [s.name, s]))
-      return infos.flatMap((info) => {
-        const index = indexes.get(info.name)
-        return index === undefined
-          ? []
-          : [{ name: info.name, documents: info.count, indexVectors: index.indexVectors, deletedVectors: index.deletedSlots, sizeOnDiskBytes: info.size_on_disk_bytes }]
+      // Only collections with an open index: one still opening at boot would hold the scrape until it is.
+      const stats = app.collections.indexStats()
+      const infos = await Promise.all(stats.map((s) => app.collections.describe(s.name).catch(() => undefined)))
+      return stats.flatMap((s, i) => {
+        const info = infos[i]
+        return info === undefined ? [] : [{ name: s.name, documents: info.count, indexVectors: s.indexVectors, deletedVectors: s.deletedSlots, sizeOnDiskBytes: info.size_on_disk_bytes }]
       })
     }
     // A collection dropped mid-scrape must not fail the whole scrape: its gauges skip one round.
