@@ -5,6 +5,12 @@ import { ListwiseReranker, type ListwiseOptions } from './listwise/listwise-rera
 import { OnnxCausalLmBackend } from './listwise/onnx-causal-lm.js'
 import { ListwisePromptBuilder, type PromptBuilderOptions } from './listwise/prompt.js'
 import { RemoteListwiseBackend, type RemoteBackendOptions } from './listwise/remote-backend.js'
+import {
+  loadLlamaCppListwise,
+  loadPointwiseLlm,
+  type LlamaCppListwiseRerankerOptions,
+  type PointwiseLlmRerankerOptions,
+} from './llm/llama-cpp-rerankers.js'
 import type { Reranker } from './reranker.js'
 
 export interface OnnxListwiseOptions extends ListwiseOptions {
@@ -27,7 +33,11 @@ export interface RerankerFactoryOptions {
   /** A bi-encoder rescoring candidates by cosine (a bigger embedder late in the cascade). */
   embedding: EmbeddingRerankerOptions
   'listwise-onnx': OnnxListwiseOptions
+  /** FIRST listwise on a GGUF causal LM through llama.cpp. */
+  'listwise-llama-cpp': LlamaCppListwiseRerankerOptions
   'listwise-remote': RemoteListwiseOptions
+  /** P(yes) vs P(no) per passage on a GGUF chat model through llama.cpp. */
+  'pointwise-llama-cpp': PointwiseLlmRerankerOptions
 }
 
 export type RerankerKind = keyof RerankerFactoryOptions
@@ -38,7 +48,6 @@ async function loadOnnxListwise(options: OnnxListwiseOptions): Promise<Reranker>
   const prompts = await ListwisePromptBuilder.fromDirectory(options.modelDir, options.prompt)
   const backend = await OnnxCausalLmBackend.load({
     modelDir: options.modelDir,
-    tokenizer: prompts.tokenizer,
     ...(options.intraOpThreads !== undefined && { intraOpThreads: options.intraOpThreads }),
   })
   return new ListwiseReranker(backend, prompts, options)
@@ -54,7 +63,9 @@ export const rerankerFactories: Factories = Object.freeze({
   'cross-encoder': (options: CrossEncoderOptions) => CrossEncoderReranker.load(options),
   embedding: (options: EmbeddingRerankerOptions) => EmbeddingReranker.load(options),
   'listwise-onnx': loadOnnxListwise,
+  'listwise-llama-cpp': loadLlamaCppListwise,
   'listwise-remote': createRemoteListwise,
+  'pointwise-llama-cpp': loadPointwiseLlm,
 })
 
 export const rerankerKinds: readonly RerankerKind[] = Object.freeze(Object.keys(rerankerFactories) as RerankerKind[])

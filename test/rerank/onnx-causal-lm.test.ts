@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap'
+import { TextTokenizer } from '../../src/inference/tokenizer.js'
 import { OnnxCausalLmBackend } from '../../src/rerank/listwise/onnx-causal-lm.js'
 import { ListwisePromptBuilder, type ListwisePrompt } from '../../src/rerank/listwise/prompt.js'
 import { fixtureModelDir, readGolden } from '../helpers/fixture-models.js'
@@ -11,9 +12,10 @@ const maxAbsDiff = (actual: ArrayLike<number>, expected: readonly number[]): num
 async function load(t: Test, fixture: 'tiny-causal-lm' | 'tiny-causal-lm-kv') {
   const dir = await fixtureModelDir(fixture)
   const prompts = await ListwisePromptBuilder.fromDirectory(dir)
-  const lm = await OnnxCausalLmBackend.load({ modelDir: dir, tokenizer: prompts.tokenizer })
+  const tokenizer = await TextTokenizer.fromDirectory(dir)
+  const lm = await OnnxCausalLmBackend.load({ modelDir: dir, tokenizer })
   t.teardown(() => lm.dispose())
-  return { lm, prompts }
+  return { lm, prompts, tokenizer }
 }
 
 for (const fixture of ['tiny-causal-lm', 'tiny-causal-lm-kv'] as const) {
@@ -30,13 +32,13 @@ for (const fixture of ['tiny-causal-lm', 'tiny-causal-lm-kv'] as const) {
 
   t.test(`${fixture}: identifier scores on the golden chat prompt are the max over each letter's tokens`, async (t) => {
     const golden = readGolden(fixture)
-    const { lm, prompts } = await load(t, fixture)
+    const { lm, tokenizer } = await load(t, fixture)
     const chat = golden.cases.find((c) => c.messages !== null)!
     const labels = ['A', 'B', 'C']
     const prompt: ListwisePrompt = { messages: [], text: chat.prompt, ids: chat.ids, labels, truncated: [], truncatedPassages: 0 }
     const scores = await lm.identifierScores(prompt)
     const expected = labels.map((label) => {
-      const ids = [prompts.tokenizer.tokenToId(label)!, prompts.tokenizer.tokenToId(`Ġ${label}`)!]
+      const ids = [tokenizer.tokenToId(label)!, tokenizer.tokenToId(`Ġ${label}`)!]
       return Math.max(...ids.map((id) => chat.lastLogits[id]!))
     })
     t.ok(maxAbsDiff(scores, expected) <= TOLERANCE, 'identifier logits', { scores, expected })
@@ -55,14 +57,14 @@ t.test('with and without the empty KV-cache inputs the FIRST prompt gives the sa
 })
 
 t.test('an aborted signal stops before the forward pass; a model that is not a causal LM is an error', async (t) => {
-  const { lm, prompts } = await load(t, 'tiny-causal-lm')
+  const { lm, prompts, tokenizer } = await load(t, 'tiny-causal-lm')
   const controller = new AbortController()
   controller.abort(new Error('cancelled'))
   await t.rejects(lm.identifierScores(prompts.build('q', ['a', 'b']), controller.signal), /cancelled/)
   const bert = await fixtureModelDir('tiny-cross-encoder')
   await t.rejects(OnnxCausalLmBackend.load({ modelDir: bert }), /identifier 'A' has no token in the vocabulary/, 'uncased vocabulary')
   await t.rejects(
-    OnnxCausalLmBackend.load({ modelDir: bert, tokenizer: prompts.tokenizer }),
+    OnnxCausalLmBackend.load({ modelDir: bert, tokenizer }),
     /unsupported causal-LM inputs \[input_ids, attention_mask, token_type_ids\]/,
   )
 })

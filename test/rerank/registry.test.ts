@@ -4,14 +4,14 @@ import { createReranker, LoadedRerankers, rerankerFactories, rerankerKind, reran
 import { fixtureModelDir } from '../helpers/fixture-models.js'
 
 t.test('the registry is frozen and lists its kinds', async (t) => {
-  t.same(rerankerKinds, ['cross-encoder', 'embedding', 'listwise-onnx', 'listwise-remote'])
+  t.same(rerankerKinds, ['cross-encoder', 'embedding', 'listwise-onnx', 'listwise-llama-cpp', 'listwise-remote', 'pointwise-llama-cpp'])
   t.ok(Object.isFrozen(rerankerFactories))
   t.ok(Object.isFrozen(rerankerKinds))
   t.equal(rerankerKind('listwise-onnx'), 'listwise-onnx')
   t.throws(() => rerankerKind('colbert'), {
     code: 'unknown_reranker',
     statusCode: 400,
-    message: "reranker 'colbert' is not known; known rerankers: 'cross-encoder', 'embedding', 'listwise-onnx', 'listwise-remote'",
+    message: "reranker 'colbert' is not known; known rerankers: 'cross-encoder', 'embedding', 'listwise-onnx', 'listwise-llama-cpp', 'listwise-remote', 'pointwise-llama-cpp'",
   })
   await t.rejects(createReranker('colbert' as 'cross-encoder', { modelDir: '.' }), { code: 'unknown_reranker' })
 })
