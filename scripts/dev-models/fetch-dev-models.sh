@@ -85,6 +85,12 @@ need_torch_python() {
       die "$TORCH_PY lacks torch/onnx (Debian: apt-get install python3-torch python3-onnx)"
     fi
   fi
+  # Debian's torch calls the system libblas.so.3; the reference BLAS makes training ~100x slower.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "$TORCH_PY" = /usr/bin/python3 ] &&
+    ! readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 | grep -q openblas; then
+    log "installing libopenblas0-pthread (Debian's torch uses the system BLAS)"
+    apt-get install -y -q libopenblas0-pthread >/dev/null
+  fi
   # transformers 4.44.x still supports Debian's torch 1.13; never let pip touch torch itself.
   "$TORCH_PY" -c 'import transformers' 2>/dev/null ||
     { log "installing transformers for $TORCH_PY"; "$TORCH_PY" -m pip install -q --break-system-packages 'transformers==4.44.2'; }

