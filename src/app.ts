@@ -38,6 +38,14 @@ function frameworkErrorCode(error: FastifyError): string {
   }
 }
 
+const BODYLESS_METHODS: ReadonlySet<string> = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS'])
+
+/** Request fields whose length limit is a setting: exceeding one names the setting to raise. */
+const LENGTH_SETTINGS: Readonly<Record<string, string>> = {
+  'body.query': 'FUNNEL_MAX_QUERY_CHARS',
+  'body.documents.text': 'FUNNEL_MAX_DOCUMENT_CHARS',
+}
+
 /** A validation message naming the field (`body.top_k`) and, for enums, the allowed values. */
 function validationMessage(error: FastifyError): string {
   const first = error.validation?.[0]
@@ -48,7 +56,8 @@ function validationMessage(error: FastifyError): string {
   if (params.missingProperty !== undefined) return `${field}.${params.missingProperty}: is required`
   if (params.additionalProperty !== undefined) return `${field}.${params.additionalProperty}: is not a known field`
   const allowed = params.allowedValues === undefined ? '' : `; allowed: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-  return `${field}: ${first.message ?? 'is invalid'}${allowed}`
+  const setting = first.keyword === 'maxLength' ? LENGTH_SETTINGS[field.replace(/\.\d+(?=\.|$)/g, '')] : undefined
+  return `${field}: ${first.message ?? 'is invalid'}${allowed}${setting === undefined ? '' : ` (${setting})`}`
 }
 
 /** Test hooks that reach into the app's services (never set in production). */
@@ -72,6 +81,15 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: true } },
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // DELETE and GET take no body, yet some clients send `content-type: application/json` on every
+  // request; an empty body there is no body, not malformed JSON. Other methods keep Fastify's parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0 && BODYLESS_METHODS.has(request.method)) return done(null, undefined)
+    parseJson(request, body as string, done)
+  })
 
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {
@@ -136,7 +154,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
   await app.register(healthRoutes)
   await app.register(collectionsRoutes)
   await app.register(documentsRoutes, { config })
-  await app.register(searchRoutes)
+  await app.register(searchRoutes, { config })
   await app.register(embeddingsRoutes, { config })
   await app.register(calibrationRoutes)
   await app.register(rerankRoutes, { config })

@@ -29,6 +29,26 @@ export const ConfigSchema = Type.Object({
   maxBatchDocuments: Type.Integer({ minimum: 1, default: 1000, env: 'FUNNEL_MAX_BATCH_DOCUMENTS' }),
   maxEmbeddingInputs: Type.Integer({ minimum: 1, default: 256, env: 'FUNNEL_MAX_EMBEDDING_INPUTS' }),
   maxTopK: Type.Integer({ minimum: 1, default: 1000, env: 'FUNNEL_MAX_TOP_K' }),
+  maxQueryChars: Type.Integer({
+    minimum: 1,
+    default: 4096,
+    env: 'FUNNEL_MAX_QUERY_CHARS',
+    description: 'longest search query in characters; longer ones are refused with 400 (an embedding model reads at most a few hundred tokens of it anyway)',
+  }),
+  maxQueryTerms: Type.Integer({
+    minimum: 1,
+    // RM3 adds at most 100 expansion terms, and a weighted BM25 search takes at most 500 distinct terms.
+    maximum: 400,
+    default: 256,
+    env: 'FUNNEL_MAX_QUERY_TERMS',
+    description: "most distinct analysed terms in a BM25 query (Lucene's max_clause_count is 1024); more are refused with 400",
+  }),
+  maxDocumentChars: Type.Integer({
+    minimum: 1,
+    default: 1_048_576,
+    env: 'FUNNEL_MAX_DOCUMENT_CHARS',
+    description: 'longest document text in characters; longer ones are refused with 400',
+  }),
   embedBatchSize: Type.Integer({ minimum: 1, default: 32, env: 'FUNNEL_EMBED_BATCH_SIZE' }),
   onnxIntraOpThreads: Type.Integer({ minimum: 0, default: 0, env: 'FUNNEL_ONNX_THREADS' }),
   onnxAllowSpinning: Type.Boolean({ default: false, env: 'FUNNEL_ONNX_SPINNING', description: 'let idle onnxruntime worker threads spin (faster on a dedicated machine, much slower on a shared one)' }),
@@ -67,6 +87,18 @@ export const ConfigSchema = Type.Object({
   shedMaxRssBytes: Type.Integer({ minimum: 0, default: 0, env: 'FUNNEL_SHED_MAX_RSS_BYTES' }),
   shedSampleIntervalMs: Type.Integer({ minimum: 100, default: 1000, env: 'FUNNEL_SHED_SAMPLE_INTERVAL_MS' }),
   shedRetryAfterSeconds: Type.Integer({ minimum: 1, default: 10, env: 'FUNNEL_SHED_RETRY_AFTER_SECONDS' }),
+  shedNotReadyAfter: Type.Integer({
+    minimum: 0,
+    default: 10,
+    env: 'FUNNEL_SHED_NOT_READY_AFTER',
+    description: '/readyz answers 503 once this many requests were shed within FUNNEL_SHED_READY_WINDOW_MS (0 = never)',
+  }),
+  shedReadyWindowMs: Type.Integer({
+    minimum: 1,
+    default: 10000,
+    env: 'FUNNEL_SHED_READY_WINDOW_MS',
+    description: 'the window sheds are counted over, and the time without any shed before /readyz answers 200 again',
+  }),
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -53,8 +53,15 @@ export const errors = {
   /** Too many inputs in one embeddings request: 400 as OpenAI answers it (SDKs do not retry 4xx). */
   tooManyInputs: (field: string, size: number, max: number, setting: string) =>
     new FunnelError('too_many_inputs', 400, `${field}: ${size} items exceeds the maximum of ${max} per request (${setting})`, { field }),
-  batchTooLarge: (field: string, size: number, max: number) =>
-    new FunnelError('batch_too_large', 413, `${field}: ${size} items exceeds the maximum of ${max} per request`, { field }),
+  batchTooLarge: (field: string, size: number, max: number, setting: string) =>
+    new FunnelError('batch_too_large', 413, `${field}: ${size} items exceeds the maximum of ${max} per request (${setting})`, { field }),
+  tooManyQueryTerms: (distinct: number, max: number) =>
+    new FunnelError(
+      'too_many_query_terms',
+      400,
+      `query: ${distinct} distinct terms after analysis exceeds the maximum of ${max} (FUNNEL_MAX_QUERY_TERMS); shorten the query`,
+      { field: 'query' },
+    ),
   notReady: (reason: string) => new FunnelError('not_ready', 503, `service is not ready: ${reason}`),
   storage: (problem: string) => new FunnelError('storage_error', 500, `storage failure: ${problem}`),
   unknownReranker: (name: string, known: readonly string[]) =>

@@ -23,7 +23,8 @@ export interface FirstPassInput {
   collection: string
   mode: RetrievalMode
   dense?: { index: DenseIndex; query: Float32Array; oversample: number; rescoreDims: number }
-  lexical?: { index: Bm25Index; query: string } | { index: Bm25Index; terms: { term: string; weight: number }[] }
+  /** A query string (refused past `maxTerms` distinct analysed terms), or RM3's weighted terms. */
+  lexical?: { index: Bm25Index; query: string; maxTerms?: number } | { index: Bm25Index; terms: { term: string; weight: number }[] }
   /** How many candidates each retriever returns (and the fused list keeps). */
   depth: number
   filter?: Filter
@@ -40,7 +41,7 @@ export interface FirstPassResult {
 function lexicalSearch(input: FirstPassInput): RankedHit[] {
   const lexical = input.lexical!
   const limit = input.filter === undefined ? input.depth : Math.max(input.depth * 10, 1000)
-  const hits = 'terms' in lexical ? lexical.index.searchTerms(lexical.terms, limit) : lexical.index.search(lexical.query, limit)
+  const hits = 'terms' in lexical ? lexical.index.searchTerms(lexical.terms, limit) : lexical.index.search(lexical.query, limit, lexical.maxTerms)
   if (input.filter === undefined) return hits
   const allowed = input.store.idsMatching(input.collection, input.filter)
   return hits.filter((h) => allowed.has(h.id)).slice(0, input.depth)

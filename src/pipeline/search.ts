@@ -70,9 +70,11 @@ export interface SearchLimits {
   maxOversample: number
   /** Candidates each retriever contributes to fusion and feedback (at least top_k). */
   defaultCandidates: number
+  /** Most distinct analysed terms a BM25 query may have (FUNNEL_MAX_QUERY_TERMS). */
+  maxQueryTerms: number
 }
 
-const DEFAULT_LIMITS: SearchLimits = { maxTopK: 1000, defaultOversample: 4, maxOversample: 100, defaultCandidates: 100 }
+const DEFAULT_LIMITS: SearchLimits = { maxTopK: 1000, defaultOversample: 4, maxOversample: 100, defaultCandidates: 100, maxQueryTerms: 256 }
 
 /** Turns pipeline candidates into response hits, keeping only the fields the caller asked for. */
 export function toHits(candidates: readonly Candidate[], include: readonly string[] = ['text', 'metadata'], calibrated = false): SearchHit[] {
@@ -170,6 +172,8 @@ export class SearchPipeline {
     const prf: PrfSettings = { ...DEFAULT_PRF, ...(request.prf !== undefined && { enabled: true }), ...request.prf }
     const rerankPlan = request.rerank === undefined ? undefined : resolveRerank(request.rerank, this.rerankDefaults)
     if (rerankPlan !== undefined && this.rerankers === undefined) throw errors.invalidRequest('rerank', 'reranking is not configured on this server')
+    // Load (and so validate) the rerank models first: an unknown one is the caller's error even when retrieval finds nothing to rerank.
+    if (rerankPlan !== undefined) await Promise.all(rerankPlan.stages.map((stage) => this.rerankers!.get(stage.model)))
     const wanted = Math.max(request.top_k, rerankPlan?.stages[0]!.top_n ?? 0)
     const depth = Math.max(wanted, request.fusion?.candidates ?? (mode === 'dense' && !prf.enabled ? wanted : this.limits.defaultCandidates))
     if (prf.enabled) validatePrf(prf, depth)
@@ -206,7 +210,7 @@ export class SearchPipeline {
         fusion,
         ...(request.filter !== undefined && Object.keys(request.filter).length > 0 && { filter: request.filter }),
         ...((revision.vector ?? queryVector) !== undefined && { dense: { index: denseIndex, query: (revision.vector ?? queryVector)!, oversample, rescoreDims } }),
-        lexical: revision.terms !== undefined ? { index: bm25, terms: revision.terms } : { index: bm25, query: request.query },
+        lexical: revision.terms !== undefined ? { index: bm25, terms: revision.terms } : { index: bm25, query: request.query, maxTerms: this.limits.maxQueryTerms },
       })
     const first = retrieve()
     let candidates = first.candidates

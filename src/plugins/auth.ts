@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError, type Config } from '../config.js'
-import { errors } from '../errors.js'
+import { errors, isFunnelError } from '../errors.js'
+import type { RequestRateLimiter } from './rate-limit.js'
 
 export type ApiKeyRole = 'ro' | 'rw'
 
@@ -102,7 +103,7 @@ function challenge(reply: FastifyReply, invalidToken: boolean): void {
  * warning at boot, so a fresh checkout works locally but an exposed instance never answers anonymously.
  */
 export default fp(
-  async (app, opts: { config: Config }) => {
+  async (app, opts: { config: Config; limiter?: RequestRateLimiter | undefined }) => {
     const { config } = opts
     app.decorateRequest('apiKey', null)
     if (config.auth === 'off') {
@@ -120,9 +121,21 @@ export default fp(
     const publicRoutes = new Set(PUBLIC_ROUTES)
     if (config.metricsPublic) publicRoutes.add('/metrics')
 
+    const { limiter } = opts
     app.addHook('onRequest', async (request, reply) => {
       const route = request.routeOptions.url
       if (route !== undefined && publicRoutes.has(route)) return
+      try {
+        authenticate(request, reply, route)
+      } catch (error) {
+        // A refused request is charged to its address before the 401, so guessing keys is rate limited
+        // (429 once the bucket is empty) like everything else.
+        if (isFunnelError(error) && error.statusCode === 401) limiter?.check(`ip:${request.ip}`, reply)
+        throw error
+      }
+    })
+
+    function authenticate(request: FastifyRequest, reply: FastifyReply, route: string | undefined): void {
       if (loopbackOnly) {
         if (isDirectLoopback(request)) return
         challenge(reply, false)
@@ -142,7 +155,7 @@ export default fp(
       if (key.role === 'ro' && routeAccess(request.method, route, request.routeOptions.config.access) === 'write') {
         throw errors.forbidden(request.method, route ?? request.url)
       }
-    })
+    }
   },
   { name: 'funnel-auth' },
 )

@@ -4,6 +4,14 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import { errors } from '../errors.js'
 import { isOperationsRoute } from './operations-routes.js'
+import { SheddingReadiness } from './shedding-readiness.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Why /readyz should answer 503 because load is being shed, or undefined. */
+    sheddingNotReadyReason(): string | undefined
+  }
+}
 
 /** What tripped, in the words of the setting that controls it. */
 function describePressure(type: string, value: number | undefined, config: Config): string {
@@ -35,7 +43,8 @@ function heapThresholdBytes(ratio: number): number {
 /**
  * Sheds load with 503 `overloaded` and `Retry-After` while event-loop delay/utilisation or memory is
  * over its threshold (each 0 = not checked), sampled every FUNNEL_SHED_SAMPLE_INTERVAL_MS. Probes and
- * /metrics are always answered so an orchestrator can see the instance and its numbers.
+ * /metrics are always answered so an orchestrator can see the instance and its numbers; /readyz
+ * answers 503 while requests are being shed (see SheddingReadiness), so a load balancer routes around it.
  *
  * Only the heap check is on by default. Event-loop delay is a mean over one sample, so a single long
  * synchronous step (loading an ONNX model, a CPU-starved host) sheds the whole next interval; its
@@ -45,6 +54,8 @@ export default fp(
   async (app, opts: { config: Config }) => {
     const { config } = opts
     const retryAfter = config.shedRetryAfterSeconds
+    const readiness = config.shedNotReadyAfter > 0 ? new SheddingReadiness({ notReadyAfter: config.shedNotReadyAfter, windowMs: config.shedReadyWindowMs }) : undefined
+    app.decorate('sheddingNotReadyReason', () => readiness?.notReadyReason())
     await app.register(underPressure, {
       maxEventLoopDelay: config.shedMaxEventLoopDelayMs,
       maxEventLoopUtilization: config.shedMaxEventLoopUtilization,
@@ -55,6 +66,7 @@ export default fp(
       retryAfter,
       pressureHandler: (request, reply, type, value) => {
         if (isOperationsRoute(request)) return undefined
+        readiness?.recordShed()
         reply.header('retry-after', String(retryAfter))
         // A rejection reaches the app's error handler, which renders the catalogue's error body.
         return Promise.reject(errors.overloaded(describePressure(type, value, config), retryAfter))

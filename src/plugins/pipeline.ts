@@ -34,7 +34,7 @@ export default fp(
     app.decorate('lexicalIndexes', lexical)
     app.decorate(
       'searchPipeline',
-      new SearchPipeline({ collections, models: app.models, lexical, rerankers: app.rerankers, rerankDefaults: app.rerankDefaults, limits: { maxTopK: config.maxTopK } }),
+      new SearchPipeline({ collections, models: app.models, lexical, rerankers: app.rerankers, rerankDefaults: app.rerankDefaults, limits: { maxTopK: config.maxTopK, maxQueryTerms: config.maxQueryTerms } }),
     )
     app.addHook('onClose', async () => collections.close())
   },

@@ -5,7 +5,7 @@ import metricsRoutes from '../routes/metrics.js'
 import authPlugin from './auth.js'
 import loadSheddingPlugin from './load-shedding.js'
 import metricsPlugin from './metrics.js'
-import rateLimitPlugin from './rate-limit.js'
+import rateLimitPlugin, { createRateLimiter } from './rate-limit.js'
 import requestIdPlugin from './request-id.js'
 import requestTimeoutPlugin from './request-timeout.js'
 
@@ -26,7 +26,8 @@ export function corsOptions(origins: string): FastifyCorsOptions {
 /**
  * Access control, limits and observability, in hook order: ids and metrics see every response; CORS
  * answers preflights before auth (browsers send no credentials on them); shedding runs before auth so
- * an overloaded server does the least work; rate limits key on the identity auth established.
+ * an overloaded server does the least work; rate limits key on the identity auth established, and
+ * auth charges the requests it refuses to their address in the same limiter.
  */
 export default fp(
   async (app, opts: { config: Config }) => {
@@ -35,8 +36,9 @@ export default fp(
     await app.register(metricsPlugin)
     if (config.corsOrigins.trim() !== '') await app.register(cors, corsOptions(config.corsOrigins))
     await app.register(loadSheddingPlugin, { config })
-    await app.register(authPlugin, { config })
-    await app.register(rateLimitPlugin, { config })
+    const limiter = createRateLimiter(config)
+    await app.register(authPlugin, { config, limiter })
+    await app.register(rateLimitPlugin, { limiter })
     await app.register(requestTimeoutPlugin, { config })
     await app.register(metricsRoutes)
   },

@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import { errors } from '../errors.js'
@@ -55,22 +56,48 @@ export class TokenBucketLimiter {
 }
 
 /**
+ * The server's limiter: one bucket per caller (`key:<fingerprint>`, or `ip:<address>` for requests
+ * without a valid key). `check` takes a token or throws the catalogue's 429 with `Retry-After`.
+ */
+export class RequestRateLimiter {
+  private readonly buckets: TokenBucketLimiter
+
+  constructor(
+    readonly ratePerSecond: number,
+    readonly burst: number,
+  ) {
+    this.buckets = new TokenBucketLimiter({ ratePerSecond, burst })
+  }
+
+  check(caller: string, reply: FastifyReply): void {
+    const result = this.buckets.take(caller)
+    if (result.allowed) return
+    reply.header('retry-after', String(result.retryAfterSeconds))
+    throw errors.rateLimited(result.retryAfterSeconds, this.ratePerSecond, this.burst)
+  }
+}
+
+/** The limiter FUNNEL_RATE_LIMIT_RPS asks for, or undefined when it is 0 (off). */
+export const createRateLimiter = (config: Config): RequestRateLimiter | undefined =>
+  config.rateLimitRps > 0 ? new RequestRateLimiter(config.rateLimitRps, config.rateLimitBurst) : undefined
+
+/** The bucket a request draws from: its key when auth accepted one, else its client address. */
+export const callerOf = (request: FastifyRequest): string => (request.apiKey === null ? `ip:${request.ip}` : `key:${request.apiKey.id}`)
+
+/**
  * Per-key rate limiting (per client IP when the request carries no key), answering 429 with
- * `Retry-After`. Off when FUNNEL_RATE_LIMIT_RPS is 0. Probes and /metrics are never limited.
- * Written here rather than taken from a package: the bucket is twenty lines and keys on our auth identity.
+ * `Retry-After`. Off when FUNNEL_RATE_LIMIT_RPS is 0. Probes and /metrics are never limited. Requests
+ * auth refuses are charged to their address by the auth plugin (it shares this limiter), so wrong keys
+ * are limited too. Written here rather than taken from a package: the bucket is twenty lines and keys
+ * on our auth identity.
  */
 export default fp(
-  async (app, opts: { config: Config }) => {
-    const { rateLimitRps: ratePerSecond, rateLimitBurst: burst } = opts.config
-    if (ratePerSecond <= 0) return
-    const limiter = new TokenBucketLimiter({ ratePerSecond, burst })
+  async (app, opts: { limiter: RequestRateLimiter | undefined }) => {
+    const { limiter } = opts
+    if (limiter === undefined) return
     app.addHook('onRequest', async (request, reply) => {
       if (isOperationsRoute(request)) return
-      const caller = request.apiKey === null ? `ip:${request.ip}` : `key:${request.apiKey.id}`
-      const result = limiter.take(caller)
-      if (result.allowed) return
-      reply.header('retry-after', String(result.retryAfterSeconds))
-      throw errors.rateLimited(result.retryAfterSeconds, ratePerSecond, burst)
+      limiter.check(callerOf(request), reply)
     })
   },
   { name: 'funnel-rate-limit', dependencies: ['funnel-auth'] },

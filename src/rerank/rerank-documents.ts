@@ -48,7 +48,7 @@ export interface RerankDocumentsDeps {
  */
 export async function rerankDocuments(deps: RerankDocumentsDeps, request: RerankDocumentsRequest): Promise<RerankDocumentsResult> {
   const { query, documents, model, top_n } = request
-  if (documents.length > deps.maxDocuments) throw errors.batchTooLarge('documents', documents.length, deps.maxDocuments)
+  if (documents.length > deps.maxDocuments) throw errors.batchTooLarge('documents', documents.length, deps.maxDocuments, 'FUNNEL_RERANK_MAX_DOCUMENTS')
   if (query.trim() === '') throw errors.invalidValue('query', query, 'query must contain a non-whitespace character')
   if (top_n !== undefined && top_n > documents.length) throw errors.invalidValue('top_n', top_n, `use 1..${documents.length} (the number of documents)`)
   const reranker = await deps.rerankers.get(model)

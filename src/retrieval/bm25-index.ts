@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { errors } from '../errors.js'
-import { analyze, defaultAnalysisSettings, type AnalysisSettings } from './text-analysis.js'
+import { analyze, countTerms, defaultAnalysisSettings, type AnalysisSettings } from './text-analysis.js'
 
 export interface LexicalDocument {
   id: string
@@ -127,12 +127,19 @@ export class Bm25Index implements TermStatistics {
 
   /**
    * The best `limit` documents for `query` by BM25 over the OR of its analysed terms. A query with no
-   * terms left after analysis (empty, punctuation, only stop words) matches nothing.
+   * terms left after analysis (empty, punctuation, only stop words) matches nothing; one with more
+   * than `maxTerms` distinct terms is refused, because FTS5 walks one posting list per term
+   * synchronously (32,000 terms held the event loop for 13 s).
    */
-  search(query: string, limit: number): Bm25Hit[] {
+  search(query: string, limit: number, maxTerms: number = MAX_WEIGHTED_TERMS): Bm25Hit[] {
     assertLimit(limit)
     const terms = this.analyzeQuery(query)
     if (terms.length === 0) return []
+    const counts = countTerms(terms)
+    if (counts.size > maxTerms) throw errors.tooManyQueryTerms(counts.size, maxTerms)
+    // A repeated term still counts once per occurrence (as in Lucene), but as a weight: FTS5 would
+    // walk the same posting list again for every copy in an OR.
+    if (counts.size < terms.length) return this.searchTerms([...counts].map(([term, weight]) => ({ term, weight })), limit)
     const rows = this.statements.search.all(terms.map(quoteTerm).join(' OR '), limit) as { id: string; score: number }[]
     return rows.map((row, i) => ({ id: row.id, score: row.score, rank: i + 1 }))
   }

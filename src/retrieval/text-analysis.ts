@@ -94,6 +94,13 @@ export function analyze(text: string, settings: AnalysisSettings): string[] {
   return terms
 }
 
+/** Occurrences of each distinct term, in first-seen order. */
+export function countTerms(terms: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1)
+  return counts
+}
+
 /**
  * Martin Porter's stemmer as in his reference C/Java code (and so Lucene's PorterStemmer), including
  * its two departures from the 1980 paper: 'bli' -> 'ble' replaces 'abli' -> 'able', and 'logi' ->

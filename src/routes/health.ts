@@ -34,6 +34,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     },
     async () => {
       if (!app.store.isOpen) throw errors.notReady('storage is closed')
+      const shedding = app.sheddingNotReadyReason()
+      if (shedding !== undefined) throw errors.notReady(shedding)
       const pending = app.modelsNotReady()
       if (pending !== undefined) throw errors.notReady(pending)
       const opening = app.collections.notReady()

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import type { Config } from '../config.js'
 import { errors } from '../errors.js'
 import { ref } from './named-schema.js'
 import { CollectionName, Metadata, StringEnum, errorResponses } from './schemas.js'
@@ -94,9 +95,9 @@ export const RerankReportSchema = Type.Object({
   ms: Type.Number(),
 })
 
-const SearchBody = Type.Object(
+const searchBody = (maxQueryChars: number) => Type.Object(
   {
-    query: Type.String({ minLength: 1, description: 'the query text' }),
+    query: Type.String({ minLength: 1, maxLength: maxQueryChars, description: `the query text; at most FUNNEL_MAX_QUERY_CHARS characters (${maxQueryChars} on this server) and FUNNEL_MAX_QUERY_TERMS distinct terms after analysis` }),
     top_k: Type.Integer({ minimum: 1, default: 10, description: 'number of results (1..FUNNEL_MAX_TOP_K, default max 1000)' }),
     mode: Type.Optional(Mode),
     dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'dims for exact rescoring (default: full model dims)' })),
@@ -184,7 +185,8 @@ export const SearchResponse = Type.Object({
   }),
 }, { $id: 'SearchResponse' })
 
-const search: FastifyPluginAsyncTypebox = async (app) => {
+const search: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opts) => {
+  const SearchBody = searchBody(opts.config.maxQueryChars)
   app.post(
     '/v1/collections/:name/search',
     {

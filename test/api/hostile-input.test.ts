@@ -58,12 +58,12 @@ const deepNesting: HostileCase[] = [
   {
     name: 'metadata nested 10,000 objects deep',
     request: raw('PUT', `${COLLECTION}/documents`, `{"documents":[{"id":"deep-o","text":"deep","metadata":${nestedObject(10_000)}}]}`),
-    allowed: [200, 400, 413],
+    allowed: [400],
   },
   {
     name: 'metadata holding arrays nested 10,000 deep',
     request: raw('PUT', `${COLLECTION}/documents`, `{"documents":[{"id":"deep-a","text":"deep","metadata":{"x":${nestedArray(10_000)}}}]}`),
-    allowed: [200, 400, 413],
+    allowed: [400],
   },
   {
     name: 'unknown field nested 10,000 deep in an upsert',
@@ -83,17 +83,9 @@ const deepNesting: HostileCase[] = [
 ]
 
 const hugeStrings: HostileCase[] = [
-  {
-    name: 'a 5 MB query (1,000,000 words) under the body limit',
-    request: search({ query: FIVE_MB_QUERY, top_k: 3 }),
-    allowed: [200, 400, 413],
-    verify: (t, res) => {
-      if (res.statusCode === 200) t.equal(res.json().query_truncated, true, 'the query is reported as truncated')
-    },
-    // Before texts were cut to 16 chars per allowed token ahead of tokenising, this took ~20 s with the loop blocked.
-    slow: { maxMs: 2000 },
-  },
-  { name: 'a 5 MB single-word embeddings input', request: post('/v1/embeddings', { input: 'a'.repeat(5_000_000) }), allowed: [200, 400, 413] },
+  // Past FUNNEL_MAX_QUERY_CHARS (issue 13, finding 3); before that limit it was embedded, truncated, and OR-ed as BM25 terms.
+  { name: 'a 5 MB query (1,000,000 words) under the body limit', request: search({ query: FIVE_MB_QUERY, top_k: 3 }), allowed: [400] },
+  { name: 'a 5 MB single-word embeddings input', request: post('/v1/embeddings', { input: 'a'.repeat(5_000_000) }), allowed: [200] },
   { name: 'a 5 MB document id', request: upsert([{ id: 'i'.repeat(5_000_000), text: 'x' }]), allowed: [400] },
   { name: 'a 5 MB collection name', request: post('/v1/collections', { name: 'n'.repeat(5_000_000) }), allowed: [400] },
   { name: 'a 5 MB metadata key', request: upsert([{ id: 'bigkey', text: 'big key', metadata: { ['k'.repeat(5_000_000)]: 1 } }]), allowed: [200, 400, 413] },
@@ -123,25 +115,24 @@ const encoding: HostileCase[] = [
       if (res.statusCode === 200) await roundTrips('nul\u0000id', 'nul \u0000 text')(t, res, app)
     },
   },
-  { name: 'a NUL byte in the query', request: raw('POST', `${COLLECTION}/search`, '{"query":"\\u0000river\\u0000","top_k":2}'), allowed: [200, 400] },
+  { name: 'a NUL byte in the query', request: raw('POST', `${COLLECTION}/search`, '{"query":"\\u0000river\\u0000","top_k":2}'), allowed: [200] },
   { name: 'a NUL byte in the collection name', request: post('/v1/collections', { name: 'a\u0000b' }), allowed: [400] },
   { name: 'a NUL byte in a path segment', request: get(`${COLLECTION}/documents/%00`), allowed: [400, 404] },
   {
     name: 'a NUL byte in a filter field name',
     request: raw('POST', `${COLLECTION}/search`, '{"query":"x","top_k":1,"filter":{"k\\u0000":"v"}}'),
-    allowed: [200, 400],
+    allowed: [400],
   },
-  { name: 'lone surrogates in the query', request: raw('POST', `${COLLECTION}/search`, '{"query":"\\ud800 river \\udfff","top_k":2}'), allowed: [200, 400] },
+  { name: 'lone surrogates in the query', request: raw('POST', `${COLLECTION}/search`, '{"query":"\\ud800 river \\udfff","top_k":2}'), allowed: [200] },
   { name: 'lone surrogates in embeddings input', request: raw('POST', '/v1/embeddings', '{"input":["\\udbff","x\\udc00"]}'), allowed: [200, 400] },
   { name: 'a lone surrogate in the collection name', request: raw('POST', '/v1/collections', '{"name":"a\\ud800"}'), allowed: [400] },
   {
     name: 'a lone surrogate in a document id',
     request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"lone\\ud800","text":"lone surrogate"}]}'),
-    allowed: [200, 400],
-    verify: async (t, res, app) => {
-      if (res.statusCode === 200) await roundTrips('lone\ud800', 'lone surrogate')(t, res, app)
-    },
+    allowed: [400],
   },
+  // Issue 13, finding 8: the text was acknowledged and stored with U+FFFD in place of the surrogate.
+  { name: 'a lone surrogate in document text', request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"lone-text","text":"lone \\udc00 surrogate"}]}'), allowed: [400] },
   { name: 'an encoded surrogate in a path segment', request: get(`${COLLECTION}/documents/%ED%A0%80`), allowed: [400, 404] },
   { name: 'a broken percent-encoding in a path segment', request: get(`${COLLECTION}/documents/%E0%A4%A`), allowed: [400, 404] },
 ]
@@ -168,13 +159,13 @@ const traversal: HostileCase[] = [
 ]
 
 const prototypePollution: HostileCase[] = [
-  { name: '__proto__ in metadata', request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"p1","text":"x","metadata":{"__proto__":{"polluted":true}}}]}'), allowed: [200, 400] },
-  { name: 'constructor.prototype in metadata', request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"p2","text":"x","metadata":{"constructor":{"prototype":{"polluted":true}}}}]}'), allowed: [200, 400] },
-  { name: '__proto__ deep in metadata', request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"p3","text":"x","metadata":{"a":{"b":{"__proto__":{"polluted":true}}}}}]}'), allowed: [200, 400] },
-  { name: '__proto__ in a filter', request: raw('POST', `${COLLECTION}/search`, '{"query":"x","top_k":1,"filter":{"__proto__":{"polluted":true}}}'), allowed: [200, 400] },
-  { name: 'constructor in a filter', request: raw('POST', `${COLLECTION}/search`, '{"query":"x","top_k":1,"filter":{"constructor":{"prototype":{"polluted":true}}}}'), allowed: [200, 400] },
-  { name: '__proto__ at the top of a search body', request: raw('POST', `${COLLECTION}/search`, '{"query":"x","top_k":1,"__proto__":{"top_k":1000}}'), allowed: [200, 400] },
-  { name: '__proto__ in index settings', request: raw('POST', '/v1/collections', '{"name":"proto","index":{"__proto__":{"dims":1}}}'), allowed: [201, 400] },
+  { name: '__proto__ in metadata', request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"p1","text":"x","metadata":{"__proto__":{"polluted":true}}}]}'), allowed: [400] },
+  { name: 'constructor.prototype in metadata', request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"p2","text":"x","metadata":{"constructor":{"prototype":{"polluted":true}}}}]}'), allowed: [400] },
+  { name: '__proto__ deep in metadata', request: raw('PUT', `${COLLECTION}/documents`, '{"documents":[{"id":"p3","text":"x","metadata":{"a":{"b":{"__proto__":{"polluted":true}}}}}]}'), allowed: [400] },
+  { name: '__proto__ in a filter', request: raw('POST', `${COLLECTION}/search`, '{"query":"x","top_k":1,"filter":{"__proto__":{"polluted":true}}}'), allowed: [400] },
+  { name: 'constructor in a filter', request: raw('POST', `${COLLECTION}/search`, '{"query":"x","top_k":1,"filter":{"constructor":{"prototype":{"polluted":true}}}}'), allowed: [400] },
+  { name: '__proto__ at the top of a search body', request: raw('POST', `${COLLECTION}/search`, '{"query":"x","top_k":1,"__proto__":{"top_k":1000}}'), allowed: [400] },
+  { name: '__proto__ in index settings', request: raw('POST', '/v1/collections', '{"name":"proto","index":{"__proto__":{"dims":1}}}'), allowed: [400] },
   {
     name: 'Object.prototype member names as metadata keys',
     request: upsert([{ id: 'p4', text: 'prototype names', metadata: { toString: 'x', hasOwnProperty: 1, valueOf: true, prototype: null } }]),
@@ -273,14 +264,14 @@ const longIds: HostileCase[] = [
 ]
 
 const filters: HostileCase[] = [
-  { name: 'a filter with 1000 fields', request: search({ query: 'x', top_k: 1, filter: thousandFields }), allowed: [200, 400] },
+  { name: 'a filter with 1000 fields', request: search({ query: 'x', top_k: 1, filter: thousandFields }), allowed: [400] },
   { name: 'an empty filter', request: search({ query: 'x', top_k: 1, filter: {} }), allowed: [200, 400] },
-  { name: 'a filter field containing a double quote', request: search({ query: 'x', top_k: 1, filter: { 'a"b': 1 } }), allowed: [200, 400] },
-  { name: 'a filter field with dots, brackets and $', request: search({ query: 'x', top_k: 1, filter: { 'a.b': 1, 'c[0]': 2, $: 3, '#': 4, "it's": 5, 'back\\slash': 6 } }), allowed: [200, 400] },
+  { name: 'a filter field containing a double quote', request: search({ query: 'x', top_k: 1, filter: { 'a"b': 1 } }), allowed: [400] },
+  { name: 'a filter field with dots, brackets and $', request: search({ query: 'x', top_k: 1, filter: { 'a.b': 1, 'c[0]': 2, $: 3, '#': 4, "it's": 5, 'back\\slash': 6 } }), allowed: [400] },
   { name: 'an empty filter field name', request: search({ query: 'x', top_k: 1, filter: { '': 1 } }), allowed: [200, 400] },
   { name: 'a filter field of 100,000 characters', request: search({ query: 'x', top_k: 1, filter: { ['f'.repeat(100_000)]: 1 } }), allowed: [200, 400] },
   { name: 'a filter value of 5 MB', request: search({ query: 'x', top_k: 1, filter: { a: 'v'.repeat(5_000_000) } }), allowed: [200, 400] },
-  { name: 'a SQL injection attempt in a filter field', request: search({ query: 'x', top_k: 1, filter: { "a') OR 1=1 --": 1, 'a" OR 1=1 --': 2 } }), allowed: [200, 400] },
+  { name: 'a SQL injection attempt in a filter field', request: search({ query: 'x', top_k: 1, filter: { "a') OR 1=1 --": 1, 'a" OR 1=1 --': 2 } }), allowed: [400] },
 ]
 
 const limits: HostileCase[] = [
@@ -356,7 +347,8 @@ t.test('metadata nested past SQLite\'s JSON depth is refused at ingestion, so fi
   t.equal((await app.inject(post('/v1/collections', { name: 'p', index: { dims: 8 } }))).statusCode, 201)
   t.equal((await app.inject(put('/v1/collections/p/documents', { documents: [{ id: 'ok', text: 'plain', metadata: { k: 1 } }] }))).statusCode, 200)
   const res = await app.inject(raw('PUT', '/v1/collections/p/documents', `{"documents":[{"id":"deep","text":"deep","metadata":{"x":${nestedArray(1001)}}}]}`))
-  t.ok(res.statusCode < 500, `the deep document is answered without a 5xx (${res.statusCode})`)
+  t.equal(res.statusCode, 400, 'the deep document is refused')
+  t.match(res.json().error.message, /metadata may nest at most 32 levels/)
   const filtered = await app.inject(post('/v1/collections/p/search', { query: 'plain', top_k: 1, filter: { k: 1 } }))
   t.equal(filtered.statusCode, 200, 'a filtered search on the collection still works')
 })

@@ -60,3 +60,18 @@ t.test('no limit by default', async (t) => {
   const codes = await Promise.all(Array.from({ length: 50 }, () => app.inject({ method: 'GET', url: '/v1/collections' })))
   t.same(new Set(codes.map((r) => r.statusCode)), new Set([200]))
 })
+
+t.test('wrong keys are rate limited too (issue 13, finding 7): refused requests draw from their address bucket', async (t) => {
+  const { app } = await buildTestApp(t, { apiKeys: KEYS, rateLimitRps: 0.5, rateLimitBurst: 3 })
+  const attempt = (headers: Record<string, string>, remoteAddress = '203.0.113.7') => app.inject({ method: 'GET', url: '/v1/collections', headers, remoteAddress })
+  const guesses = ['guess-1', 'guess-2', 'guess-3'].map((key) => ({ authorization: `Bearer ${key}` }))
+  for (const headers of guesses) t.equal((await attempt(headers)).statusCode, 401, `${headers.authorization} is refused`)
+  const limited = await attempt({ 'x-api-key': 'guess-4' })
+  t.equal(limited.statusCode, 429, 'the fourth wrong key within the burst is rate limited, whatever key it names')
+  t.equal(limited.headers['retry-after'], '2')
+  t.equal(limited.json().error.code, 'rate_limited')
+  t.equal((await attempt({})).statusCode, 429, 'so is a request with no key from the same address')
+  t.equal((await attempt({ authorization: 'Basic abc' })).statusCode, 429, 'and one with a malformed Authorization header')
+  t.equal((await attempt(guesses[0]!, '203.0.113.8')).statusCode, 401, 'another address has its own bucket')
+  t.equal((await attempt(first)).statusCode, 200, 'a valid key from the limited address uses its own bucket')
+})
