@@ -4,6 +4,7 @@ import { OnnxSession, padToTensor, tensorToFloat32, type OnnxFeeds, type Session
 import { TextTokenizer, type TokenizedText } from './tokenizer.js'
 import { l2Normalize } from '../retrieval/vector-math.js'
 import { cutSortedBatches } from './length-buckets.js'
+import { LoopSlicer } from '../event-loop.js'
 
 export type Pooling = 'mean' | 'cls' | 'in-graph'
 export type InputKind = 'query' | 'document'
@@ -123,13 +124,20 @@ export class EmbeddingModel {
    */
   async embed(texts: readonly string[], kind: InputKind = 'document'): Promise<EmbeddingBatch> {
     const prefix = this.options.prefixes?.[kind] ?? ''
-    const encoded = texts.map((text) => this.tokenizer.encode(prefix + text, this.maxLength))
+    // Tokenising runs in JS (WordPiece/BPE): a 1,000-document batch took seconds, so it is sliced.
+    const slicer = new LoopSlicer()
+    const encoded: TokenizedText[] = []
+    for (const text of texts) {
+      encoded.push(this.tokenizer.encode(prefix + text, this.maxLength))
+      await slicer.slice()
+    }
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[a]!.ids.length - encoded[b]!.ids.length)
     const vectors = new Array<Float32Array>(texts.length)
     const lengths = order.map((i) => encoded[i]!.ids.length)
     for (const [start, end] of cutSortedBatches(lengths, this.options.batchSize ?? 32, this.options.maxPaddingRatio ?? 1.2)) {
       const slice = order.slice(start, end)
       const out = await this.runBatch(slice.map((i) => encoded[i]!))
+      await slicer.slice()
       slice.forEach((inputIndex, j) => (vectors[inputIndex] = out[j]!))
     }
     return {

@@ -33,6 +33,8 @@ export interface CollectionInfo {
 /** Hooks that keep side indexes (lexical BM25, ...) in the same SQLite transaction as document writes. */
 export interface WriteHook {
   onCreate?(collection: CollectionRow): void
+  /** Work that can run before the write's transaction, sliced so the event loop keeps turning (analysis). */
+  prepareUpsert?(collection: CollectionRow, docs: readonly DocumentInput[]): Promise<void>
   onUpsert?(collection: CollectionRow, docs: readonly DocumentInput[]): void
   onDelete?(collection: CollectionRow, ids: readonly string[]): void
   onDrop?(collection: CollectionRow): void
@@ -311,6 +313,7 @@ export class CollectionService {
       const started = performance.now()
       const embedded = await model.embed(docs.map((d) => d.text), 'document')
       const embedMs = performance.now() - started
+      for (const hook of this.hooks) await hook.prepareUpsert?.(row, docs)
       const index = this.index(name)
       const seq = this.store.transaction(() => {
         const result = this.store.upsertDocuments(name, docs.map((d, i) => ({ id: d.id, text: d.text, metadata: d.metadata, vector: embedded.vectors[i]! })))

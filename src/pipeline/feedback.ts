@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../event-loop.js'
 import { guardAgainstDrift, type RevisionEvidence } from '../feedback/drift-guard.js'
 import { expandQuery } from '../feedback/rm3.js'
 import { rocchio } from '../feedback/rocchio.js'
@@ -97,6 +98,7 @@ export async function runFeedback(input: FeedbackInput): Promise<{ candidates: C
   const { settings } = input
   const terms = (revision: Revision) => revision.terms?.slice(0, settings.terms * 2).map((t) => t.term)
   if (!settings.guard) {
+    await yieldToEventLoop()
     const revision = buildRevision(input, settings.depth)
     const candidates = input.retrieve(revision)
     const report: FeedbackReport = { used: settings.depth, reason: 'drift guard off', source: settings.source, ...(revision.terms && { expansion_terms: terms(revision) }) }
@@ -107,6 +109,8 @@ export async function runFeedback(input: FeedbackInput): Promise<{ candidates: C
   const decision = await guardAgainstDrift(
     input.feedback.map((c) => c.id),
     async (depth) => {
+      // Each revision is a feedback read plus a whole retrieval: give the event loop a turn between them.
+      await yieldToEventLoop()
       const revision = buildRevision(input, depth)
       const candidates = input.retrieve(revision)
       results.set(depth, { candidates, revision })

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Value } from 'typebox/value'
 import { errors, isFunnelError } from '../errors.js'
-import { Bm25Index } from '../retrieval/bm25-index.js'
+import { Bm25Index, preAnalyze } from '../retrieval/bm25-index.js'
 import { AnalysisSettingsSchema, defaultAnalysisSettings, type AnalysisSettings } from '../retrieval/text-analysis.js'
 import type { CollectionRow, SqliteStore } from '../store/sqlite-store.js'
 import type { DocumentInput, WriteHook } from './collections.js'
@@ -84,8 +84,14 @@ export class LexicalIndexes implements WriteHook {
     this.indexes.set(row.name, new Bm25Index(this.store.db, tableKey(row.name), lexicalSettings(row)))
   }
 
+  /** Analyses the batch in event-loop slices before the transaction; `onUpsert` then reuses the terms. */
+  prepareUpsert(row: CollectionRow, docs: readonly DocumentInput[]): Promise<void> {
+    return preAnalyze(docs, lexicalSettings(row))
+  }
+
   onUpsert(row: CollectionRow, docs: readonly DocumentInput[]): void {
-    this.forCollection(row).upsert(docs.map((d) => ({ id: d.id, text: d.text })))
+    // The same objects prepareUpsert analysed: the index finds their terms by identity.
+    this.forCollection(row).upsert(docs)
   }
 
   onDelete(row: CollectionRow, ids: readonly string[]): void {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import { errors } from '../errors.js'
+import { LoopSlicer } from '../event-loop.js'
 import { analyze, countTerms, defaultAnalysisSettings, type AnalysisSettings } from './text-analysis.js'
 
 export interface LexicalDocument {
@@ -29,6 +30,26 @@ export interface TermStatistics {
   /** term -> number of documents containing it (0 for unknown terms). */
   documentFrequencies(terms: readonly string[]): Map<string, number>
   count(): number
+}
+
+/** Analysis settings as a comparable string, whatever the key order of the object they came in. */
+const settingsKey = (settings: AnalysisSettings): string => JSON.stringify([settings.lowercase, settings.stemming, settings.stopwords])
+
+/** Terms analysed ahead of a write, outside its transaction, by document object and analysis settings. */
+const preAnalyzed = new WeakMap<object, { settings: string; terms: string[] }>()
+
+/**
+ * Analyses `docs` under `settings` ahead of `Bm25Index.upsert`, in event-loop slices: analysis is the
+ * bulk of a lexical write (a 1,000 x 10 KB batch is ten million characters through the tokenizer and
+ * Porter stemmer), and the write itself runs in a synchronous SQLite transaction. `upsert` then uses
+ * the stored terms of these same objects instead of analysing them again.
+ */
+export async function preAnalyze(docs: readonly LexicalDocument[], settings: AnalysisSettings, slicer = new LoopSlicer()): Promise<void> {
+  const key = settingsKey(settings)
+  for (const doc of docs) {
+    preAnalyzed.set(doc, { settings: key, terms: analyze(doc.text, settings) })
+    await slicer.slice()
+  }
 }
 
 const KEY_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
@@ -79,6 +100,7 @@ const merge = (terms: readonly WeightedTerm[]): WeightedTerm[] => {
 export class Bm25Index implements TermStatistics {
   readonly key: string
   readonly settings: AnalysisSettings
+  private readonly settingsKey: string
   private readonly db: Database.Database
   private readonly table: string
   private readonly statements: Statements
@@ -93,6 +115,7 @@ export class Bm25Index implements TermStatistics {
     this.db = db
     this.key = key
     this.settings = { lowercase: true, stemming: settings.stemming, stopwords: settings.stopwords }
+    this.settingsKey = settingsKey(this.settings)
     this.table = `fts_${key}`
     this.createTables()
     this.statements = prepareStatements(db, this.table)
@@ -234,7 +257,9 @@ export class Bm25Index implements TermStatistics {
   }
 
   private upsertOne(doc: LexicalDocument, dfChanges: Map<string, number>): void {
-    const terms = analyze(doc.text, this.settings)
+    const prepared = preAnalyzed.get(doc)
+    preAnalyzed.delete(doc)
+    const terms = prepared !== undefined && prepared.settings === this.settingsKey ? prepared.terms : analyze(doc.text, this.settings)
     let rowid = this.statements.rowidOf.get(doc.id) as number | bigint | undefined
     if (rowid === undefined) {
       rowid = this.statements.insertDoc.run(doc.id).lastInsertRowid

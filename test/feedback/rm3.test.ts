@@ -92,3 +92,23 @@ t.test('end to end on Bm25Index: expansion retrieves a document without the quer
   t.equal(second[2]?.id, 'p3', 'p3 is found through expansion terms')
   t.notOk(second.some((hit) => hit.id === 'p4'))
 })
+
+t.test('a long feedback document costs df lookups for the terms its top-k walk reaches, not its whole vocabulary (issue 13, finding 4)', async (t) => {
+  // 40,000 distinct terms, as in a 1 MB document; the ten most frequent are in half the collection.
+  const big = new Map(Array.from({ length: 40_000 }, (_, i) => [`term${i.toString(36)}`, i < 10 ? 1000 - i : 1 + (i % 7)]))
+  const looked: string[] = []
+  const index: TermStatistics = {
+    analyzeQuery: (text) => text.split(' '),
+    termCounts: (ids) => new Map(ids.map((id) => [id, big])),
+    documentFrequencies: (terms) => {
+      looked.push(...terms)
+      return new Map(terms.map((term) => [term, big.get(term)! >= 990 ? 50 : 1]))
+    },
+    count: () => 100,
+  }
+  const expanded = expandQuery(index, 'query', [{ id: 'big', score: 1 }], { feedbackTerms: 10 })
+  t.ok(looked.length <= 20, `${looked.length} df lookups for 40,000 distinct terms`)
+  // Reference: the eager filter over the whole vocabulary, then the top ten by tf.
+  const eager = [...big].filter(([term]) => big.get(term)! < 990).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10).map(([term]) => term)
+  t.same(expanded.filter((w) => w.term !== 'query').map((w) => w.term).sort(), eager.sort(), 'the same ten expansion terms as the eager filter')
+})

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { Bm25Index, MAX_WEIGHTED_TERMS } from '../../src/retrieval/bm25-index.js'
+import { Bm25Index, MAX_WEIGHTED_TERMS, preAnalyze } from '../../src/retrieval/bm25-index.js'
+import { LoopSlicer } from '../../src/event-loop.js'
 import { analyze, porterStem, tokenize, type AnalysisSettings } from '../../src/retrieval/text-analysis.js'
 
 const english: AnalysisSettings = { lowercase: true, stemming: 'porter', stopwords: 'english' }
@@ -190,4 +191,34 @@ t.test('document frequencies stay exact through batched rewrites and deletes', a
   t.equal(stored, expected.size, 'terms whose df fell to 0 are removed')
   t.equal(index.count(), 5)
   t.same(index.termCounts(['empty']), new Map([['empty', new Map()]]), 'a document of stop words is indexed, with no terms')
+})
+
+t.test('search dedupes repeated terms into weights and refuses more distinct terms than maxTerms (issue 13, finding 3)', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  const repeated = index.search('run run cat', 10)
+  const weighted = index.searchTerms([{ term: 'run', weight: 2 }, { term: 'cat', weight: 1 }], 10)
+  t.same(repeated, weighted, 'a repeated term scores as a weight of its count')
+  t.same(ids(index.search('cats running', 10, 2)), ids(index.search('cat run', 10)), 'two distinct terms pass maxTerms 2')
+  t.throws(() => index.search('cat run dog', 10, 2), { code: 'too_many_query_terms', message: /3 distinct terms after analysis exceeds the maximum of 2/ })
+  t.doesNotThrow(() => index.search('cat cat cat run run', 10, 2), 'repeats do not count toward the limit')
+})
+
+t.test('preAnalyze: analysis runs in event-loop slices before the write, and upsert stores those terms (issue 13, finding 4)', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  const docs = [{ id: 'a', text: 'running cats' }, { id: 'b', text: 'quiet dogs' }, { id: 'c', text: 'loud birds' }]
+  let ranDuring = false
+  setImmediate(() => (ranDuring = true))
+  await preAnalyze(docs, { stopwords: 'english', stemming: 'porter', lowercase: true }, new LoopSlicer(0))
+  t.equal(ranDuring, true, 'a macrotask ran between documents')
+  docs[0]!.text = 'changed after analysis'
+  index.upsert(docs)
+  t.same(index.termCounts(['a']).get('a'), new Map([['run', 1], ['cat', 1]]), 'the pre-analysed terms were stored, not the text analysed again')
+  const other = new Bm25Index(db, 'other', { lowercase: true, stemming: 'none', stopwords: 'none' })
+  const later = [{ id: 'x', text: 'running cats' }]
+  await preAnalyze(later, english)
+  other.upsert(later)
+  t.same(other.termCounts(['x']).get('x'), new Map([['running', 1], ['cats', 1]]), 'terms analysed under other settings are not reused')
 })
