@@ -1,0 +1,166 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
+
+const USAGE = `usage: npm run bench:event-loop -- [--models-dir ./models] [--model funnel/glove-6b-100d-static] [--only name,name]
+
+Worst event-loop delay while the server answers one large request at a time (issue 13, finding 4).
+The server runs in this process, so perf_hooks.monitorEventLoopDelay (1 ms resolution) sees every
+synchronous stretch; request bodies are built before the histogram is reset, and each case runs
+alone. Load shedding and the request timeout are off so that no case is cut short. Prints a
+Markdown table: case, status, wall ms, worst event-loop delay ms, p99 ms.`
+
+const COLLECTION = 'loop'
+const HUGE = 'loop-huge'
+
+/** Deterministic pseudo-words (xorshift), so every run indexes the same text. */
+function wordSource(seed = 13) {
+  let state = seed
+  const next = () => {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    return (state >>> 0) / 4294967296
+  }
+  const vocabulary = Array.from({ length: 50_000 }, () => {
+    const length = 3 + Math.floor(next() * 8)
+    return Array.from({ length }, () => String.fromCharCode(97 + Math.floor(next() * 26))).join('')
+  })
+  // Zipf-like: low ranks far more often, as in real text.
+  const word = () => vocabulary[Math.floor(vocabulary.length * next() ** 3)]!
+  const text = (chars: number) => {
+    const parts: string[] = []
+    let length = 0
+    while (length < chars) {
+      const w = word()
+      parts.push(w)
+      length += w.length + 1
+    }
+    return parts.join(' ').slice(0, chars)
+  }
+  return { text, vocabulary }
+}
+
+interface CaseResult {
+  name: string
+  status: number
+  wallMs: number
+  maxDelayMs: number
+  p99DelayMs: number
+  note: string
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      'models-dir': { type: 'string', default: path.resolve('models') },
+      model: { type: 'string', default: 'funnel/glove-6b-100d-static' },
+      only: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  return { modelsDir: values['models-dir'], model: values.model, only: values.only?.split(',') }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions()
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'funnel-loop-'))
+  const config = loadConfig(
+    {},
+    {
+      dataDir,
+      modelsDir: options.modelsDir,
+      embeddingModel: options.model,
+      logLevel: 'silent',
+      auth: 'off',
+      shedMaxHeapUsedRatio: 0,
+      requestTimeoutMs: 0,
+      indexSaveIntervalMs: 60_000,
+    },
+  )
+  const app = await buildApp(config)
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  for (let i = 0; i < 2400; i++) {
+    if ((await fetch(`${url}/readyz`)).status === 200) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const histogram = monitorEventLoopDelay({ resolution: 1 })
+  histogram.enable()
+  const results: CaseResult[] = []
+  const { text, vocabulary } = wordSource()
+
+  const run = async (name: string, method: string, route: string, body: unknown, note = ''): Promise<unknown> => {
+    if (options.only !== undefined && !options.only.includes(name)) return undefined
+    const payload = JSON.stringify(body)
+    await new Promise((r) => setTimeout(r, 100))
+    histogram.reset()
+    const started = performance.now()
+    const res = await fetch(`${url}${route}`, { method, headers: { 'content-type': 'application/json' }, body: payload })
+    const answer = await res.text()
+    const wallMs = performance.now() - started
+    const result = {
+      name,
+      status: res.status,
+      wallMs: Math.round(wallMs),
+      maxDelayMs: Math.round(histogram.max / 1e6),
+      p99DelayMs: Math.round(histogram.percentile(99) / 1e6),
+      note: res.status >= 400 ? (JSON.parse(answer) as { error: { code: string } }).error.code : note,
+    }
+    results.push(result)
+    console.error(JSON.stringify(result))
+    return res.status < 400 ? JSON.parse(answer) : undefined
+  }
+
+  const create = async (name: string) => {
+    const res = await fetch(`${url}/v1/collections`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, default_mode: 'hybrid' }) })
+    if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${await res.text()}`)
+  }
+  await create(COLLECTION)
+  await create(HUGE)
+
+  const docs = Array.from({ length: 1000 }, (_, i) => ({ id: `d${i}`, text: text(10_000) }))
+  await run('upsert 1,000 x 10 KB documents', 'PUT', `/v1/collections/${COLLECTION}/documents`, { documents: docs })
+  await run('upsert one 12 MB document', 'PUT', `/v1/collections/${HUGE}/documents`, { documents: [{ id: 'twelve-mb', text: text(12_000_000) }] })
+  await run('upsert one 1 MB document', 'PUT', `/v1/collections/${HUGE}/documents`, { documents: [{ id: 'one-mb', text: text(1_000_000) }, { id: 'small', text: text(500) }] })
+  const query = docs[0]!.text.slice(0, 60)
+  await run('hybrid search, prf.depth 100, fusion.candidates 1000', 'POST', `/v1/collections/${COLLECTION}/search`, {
+    query,
+    top_k: 10,
+    mode: 'hybrid',
+    prf: { depth: 100 },
+    fusion: { candidates: 1000 },
+  })
+  await run('hybrid search over a collection holding a 1 MB document', 'POST', `/v1/collections/${HUGE}/search`, {
+    query: text(60),
+    top_k: 10,
+    mode: 'hybrid',
+  })
+  await run('hybrid search with PRF over a collection holding a 1 MB document', 'POST', `/v1/collections/${HUGE}/search`, {
+    query: text(60),
+    top_k: 10,
+    mode: 'hybrid',
+    prf: { depth: 2 },
+  })
+  await run('lexical search, 32,000 distinct query terms', 'POST', `/v1/collections/${COLLECTION}/search`, {
+    query: vocabulary.slice(0, 32_000).join(' '),
+    top_k: 10,
+    mode: 'lexical',
+  })
+
+  histogram.disable()
+  await app.close()
+  await rm(dataDir, { recursive: true, force: true })
+  console.log('| case | status | wall ms | worst event-loop delay ms | p99 delay ms |')
+  console.log('|---|---|---|---|---|')
+  for (const r of results) console.log(`| ${r.name} | ${r.status}${r.note === '' ? '' : ` ${r.note}`} | ${r.wallMs} | ${r.maxDelayMs} | ${r.p99DelayMs} |`)
+}
+
+await main()
