@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { errors, isFunnelError } from './errors.js'
+import { errorLogLevel, prettyStream, wantsPretty } from './logging.js'
 import type { LifecycleProbe } from './pipeline/collection-lifecycle.js'
 import calibrationPlugin from './plugins/calibration.js'
 import modelsPlugin from './plugins/models.js'
@@ -67,7 +68,7 @@ export interface AppHooks {
 
 export async function buildApp(config: Config, options: FastifyServerOptions = {}, hooks: AppHooks = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: { level: config.logLevel, ...(wantsPretty(config.logFormat) && { stream: prettyStream() }) },
     bodyLimit: config.bodyLimitBytes,
     genReqId: generateRequestId,
     // Document ids may be 512 characters, i.e. up to ~4.6k when percent-encoded.
@@ -121,7 +122,9 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isFunnelError(error)) {
-      if (error.statusCode >= 500) request.log.error({ err: error }, error.message)
+      const level = errorLogLevel(error.statusCode, error.code)
+      if (level === 'error') request.log.error({ err: error }, error.message)
+      else if (error.statusCode >= 500) request.log[level]({ code: error.code }, error.message)
       return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } })
     }
     const status = error.statusCode ?? 500

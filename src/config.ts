@@ -25,6 +25,11 @@ export const ConfigSchema = Type.Object({
     ],
     { default: 'info', env: 'LOG_LEVEL' },
   ),
+  logFormat: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
+    default: 'auto',
+    env: 'LOG_FORMAT',
+    description: 'json lines, pretty lines, or auto: pretty when stdout is a terminal',
+  }),
   bodyLimitBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024, env: 'FUNNEL_BODY_LIMIT_BYTES' }),
   maxBatchDocuments: Type.Integer({ minimum: 1, default: 1000, env: 'FUNNEL_MAX_BATCH_DOCUMENTS' }),
   maxEmbeddingInputs: Type.Integer({ minimum: 1, default: 256, env: 'FUNNEL_MAX_EMBEDDING_INPUTS' }),

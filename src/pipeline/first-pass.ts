@@ -34,8 +34,11 @@ export interface FirstPassInput {
 export interface FirstPassResult {
   candidates: Candidate[]
   timings: { retrieve_ms: number; rescore_ms: number; lexical_ms: number; fusion_ms: number }
-  strategy: 'hnsw' | 'exact'
+  /** How the first pass found its candidates: HNSW or exact (brute force) dense search, or BM25 alone. */
+  strategy: RetrievalStrategy
 }
+
+export type RetrievalStrategy = 'hnsw' | 'exact' | 'bm25'
 
 /** BM25 has no metadata filter: over-fetch, then keep the ids the filter allows. */
 function lexicalSearch(input: FirstPassInput): RankedHit[] {
@@ -71,7 +74,7 @@ function toCandidates(store: SqliteStore, collection: string, fused: readonly Fu
 /** Dense, lexical or fused retrieval of `depth` candidates, best first, each with its per-retriever rank and score. */
 export function firstPass(input: FirstPassInput): FirstPassResult {
   const timings = { retrieve_ms: 0, rescore_ms: 0, lexical_ms: 0, fusion_ms: 0 }
-  let strategy: 'hnsw' | 'exact' = 'hnsw'
+  let strategy: RetrievalStrategy = 'bm25'
   let denseHits: Candidate[] = []
   if (input.mode !== 'lexical') {
     if (input.dense === undefined) throw errors.invalidRequest('mode', `${input.mode} retrieval needs a query embedding`)

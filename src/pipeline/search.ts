@@ -3,7 +3,7 @@ import type { ModelRegistry } from '../models/model-registry.js'
 import { elapsedMs, type Candidate, type StageScores } from './candidate.js'
 import { checkDimensions, type CollectionService } from './collections.js'
 import { DEFAULT_PRF, runFeedback, type FeedbackReport, type PrfSettings, type Revision } from './feedback.js'
-import { DEFAULT_FUSION, firstPass, type Filter, type FusionSettings, type RetrievalMode } from './first-pass.js'
+import { DEFAULT_FUSION, firstPass, type Filter, type FusionSettings, type RetrievalMode, type RetrievalStrategy } from './first-pass.js'
 import type { LexicalIndexes } from './lexical-indexes.js'
 import type { RerankerPool } from '../rerank/reranker-pool.js'
 import type { CollectionRow } from '../store/sqlite-store.js'
@@ -55,7 +55,7 @@ export interface SearchResponse {
   mode: RetrievalMode
   timings: SearchTimings
   query_truncated: boolean
-  strategy: 'hnsw' | 'exact'
+  strategy: RetrievalStrategy
   prf?: FeedbackReport
   rerank?: RerankReport
   /** True when a rerank stage was skipped or failed and the best order so far was returned. */

@@ -155,7 +155,9 @@ export const SearchResponse = Type.Object({
     total_ms: Type.Number(),
   }),
   query_truncated: Type.Boolean({ description: 'the query was cut to the model maximum length' }),
-  strategy: Type.Union([Type.Literal('hnsw'), Type.Literal('exact')], { description: 'exact when a selective filter made brute force cheaper' }),
+  strategy: Type.Union([Type.Literal('hnsw'), Type.Literal('exact'), Type.Literal('bm25')], {
+    description: 'how candidates were found: hnsw, or exact when a selective filter made brute force cheaper (dense and hybrid); bm25 in lexical mode',
+  }),
   prf: Type.Optional(
     Type.Object({
       used: Type.Union([Type.Integer(), Type.Literal('original')], { description: 'feedback depth of the revision used, or original when the guard kept the query' }),

@@ -21,6 +21,7 @@ t.test('lexical mode finds exact rare terms; stemming matches inflections; stop-
   const { search } = await setup(t)
   const code = (await search({ query: 'XJ9000', top_k: 3, mode: 'lexical', include: ['scores'] })).json()
   t.equal(code.mode, 'lexical')
+  t.equal(code.strategy, 'bm25', 'a lexical search says BM25 found its candidates, not HNSW')
   t.equal(code.results[0].id, 'code')
   t.equal(code.results.length, 1, 'only the document with the term matches')
   t.ok(code.results[0].scores.lexical > 0)
