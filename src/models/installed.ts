@@ -1,8 +1,12 @@
 import { access, readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
+import { hasGguf } from '../rerank/llm/gguf-file.js'
 
-/** What a model folder holds: an embedder, a cross-encoder, or a causal LM for listwise reranking. */
-export type ModelKind = 'embedding' | 'cross-encoder' | 'listwise-onnx'
+/**
+ * What a model folder holds: an embedder, a cross-encoder, a causal LM for listwise reranking, or a
+ * GGUF file for the llama.cpp LLM stages (listwise or pointwise).
+ */
+export type ModelKind = 'embedding' | 'cross-encoder' | 'listwise-onnx' | 'gguf'
 
 const exists = (file: string): Promise<boolean> =>
   access(file).then(
@@ -30,6 +34,7 @@ async function architectures(dir: string): Promise<string[]> {
  * a cross-encoder, *ForCausalLM a listwise LLM, and any other folder with an ONNX export an embedder.
  */
 export async function modelKind(dir: string): Promise<ModelKind | undefined> {
+  if (await hasGguf(dir)) return 'gguf'
   const names = await architectures(dir)
   if (names.some((a) => a.endsWith('ForSequenceClassification'))) return 'cross-encoder'
   if (names.some((a) => a.endsWith('ForCausalLM'))) return 'listwise-onnx'

@@ -7,6 +7,17 @@ import type { Reranker } from './reranker.js'
 
 export const REMOTE_RERANKER_ID = 'remote'
 
+/** A GGUF model id runs as a listwise stage; prefixed `pointwise:` it runs as the yes/no stage. */
+export const POINTWISE_PREFIX = 'pointwise:'
+const LISTWISE_PREFIX = 'listwise:'
+
+/** Splits an optional `pointwise:` / `listwise:` prefix off a reranker id. */
+export function llmStageOf(id: string): { mode: 'listwise' | 'pointwise' | undefined; modelId: string } {
+  if (id.startsWith(POINTWISE_PREFIX)) return { mode: 'pointwise', modelId: id.slice(POINTWISE_PREFIX.length) }
+  if (id.startsWith(LISTWISE_PREFIX)) return { mode: 'listwise', modelId: id.slice(LISTWISE_PREFIX.length) }
+  return { mode: undefined, modelId: id }
+}
+
 export interface RerankerPoolOptions {
   modelsDir: string
   manifest: Manifest
@@ -20,8 +31,10 @@ export interface RerankerPoolOptions {
  * Rerankers by model id, loaded on first use (once, even under concurrent requests) and disposed on
  * close. A folder under the models directory is a cross-encoder when its config names a
  * *ForSequenceClassification architecture, a listwise LLM when it names *ForCausalLM, and otherwise an
- * embedding stage (cosine rescoring, with the manifest's prefixes and pooling for that model); the id
- * `remote` is the configured OpenAI-compatible server.
+ * embedding stage (cosine rescoring, with the manifest's prefixes and pooling for that model). An id
+ * that resolves to a .gguf file (or a folder holding one) is a llama.cpp LLM stage: FIRST listwise,
+ * or the pointwise yes/no stage when the id is prefixed `pointwise:`. The id `remote` is the
+ * configured OpenAI-compatible server.
  */
 export class RerankerPool {
   private readonly loaded = new LoadOnce<Reranker>()
@@ -38,7 +51,9 @@ export class RerankerPool {
   /** Reranker ids usable now: cross-encoder, causal-LM and embedder folders under the models directory, plus `remote` when configured. */
   async ready(): Promise<string[]> {
     const installed = await installedModels(this.options.modelsDir, ['cross-encoder', 'listwise-onnx', 'embedding'])
-    return this.options.remote === undefined ? installed : [...installed, REMOTE_RERANKER_ID]
+    const gguf = await installedModels(this.options.modelsDir, ['gguf'])
+    const all = [...installed, ...gguf, ...gguf.map((id) => POINTWISE_PREFIX + id)].sort()
+    return this.options.remote === undefined ? all : [...all, REMOTE_RERANKER_ID]
   }
 
   /** The catalogue's unknown_model error, naming what is usable now and what could be pulled. */
@@ -65,9 +80,11 @@ export class RerankerPool {
         server: { baseUrl: remote.baseUrl, model: remote.model, api: remote.api, timeoutMs: remote.timeoutMs },
       })
     } else {
-      if (!isSafeModelId(id)) throw await this.unknownModelError(id)
-      const dir = modelDirectory(this.options.modelsDir, id)
+      const { mode, modelId } = llmStageOf(id)
+      if (!isSafeModelId(modelId)) throw await this.unknownModelError(id)
+      const dir = modelDirectory(this.options.modelsDir, modelId)
       const kind = await modelKind(dir)
+      if (mode !== undefined && kind !== 'gguf') throw await this.unknownModelError(id)
       if (kind === undefined) {
         if (this.known().includes(id)) throw errors.modelNotPulled(id, `npm run models:pull -- ${id}`, await this.ready())
         throw await this.unknownModelError(id)
@@ -75,7 +92,11 @@ export class RerankerPool {
       const threads = this.options.intraOpThreads
       const common = { modelDir: dir, name: id, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) }
       reranker =
-        kind === 'cross-encoder'
+        kind === 'gguf'
+          ? mode === 'pointwise'
+            ? await createReranker('pointwise-llama-cpp', { model: dir, name: id })
+            : await createReranker('listwise-llama-cpp', { model: dir, name: id, ...listwise })
+          : kind === 'cross-encoder'
           ? await createReranker('cross-encoder', common)
           : kind === 'embedding'
             ? await createReranker('embedding', { ...common, ...this.embedderFacts(id) })

@@ -1,6 +1,7 @@
-import { cp, mkdtemp } from 'node:fs/promises'
+import { copyFile, cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { Manifest } from '../../src/models/manifest.js'
 import { RerankerPool } from '../../src/rerank/reranker-pool.js'
@@ -34,4 +35,25 @@ t.test('an embedder folder loads as an embedding stage with the manifest facts; 
   ])
   t.same(candidates.map((c) => typeof c.scores.embedding), ['number', 'number'])
   await t.rejects(pool.get('test/absent'), { code: 'unknown_model' })
+})
+
+t.test('a GGUF folder is a listwise llama.cpp stage, pointwise: when prefixed; a broken GGUF fails by name', async (t) => {
+  const modelsDir = await mkdtemp(path.join(os.tmpdir(), 'pool-gguf-'))
+  const gguf = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/models/tiny-gguf/tiny-chatml.gguf')
+  await mkdir(path.join(modelsDir, 'test', 'tiny-gguf'), { recursive: true })
+  await copyFile(gguf, path.join(modelsDir, 'test', 'tiny-gguf', 'tiny-chatml.gguf'))
+  await mkdir(path.join(modelsDir, 'test', 'broken-gguf'), { recursive: true })
+  await writeFile(path.join(modelsDir, 'test', 'broken-gguf', 'model.gguf'), 'not a gguf at all')
+  const pool = new RerankerPool({ modelsDir, manifest, listwise: { windowSize: 4, stride: 2 }, log: () => undefined })
+  t.teardown(() => pool.close())
+  t.same(await pool.ready(), ['pointwise:test/broken-gguf', 'pointwise:test/tiny-gguf', 'test/broken-gguf', 'test/tiny-gguf'])
+  const listwise = await pool.get('test/tiny-gguf')
+  t.equal(listwise.scoreKey, 'listwise')
+  const pointwise = await pool.get('pointwise:test/tiny-gguf')
+  t.equal(pointwise.scoreKey, 'cross_encoder')
+  const input = ['a', 'b', 'c', 'd'].map((text, i) => ({ id: `d${i}`, text, score: 0, scores: {} }))
+  t.equal((await listwise.rank('q', input, { topN: 1 })).candidates[0]!.id, 'd2', 'one window (size 4): the planted identifier C leads')
+  t.equal((await pointwise.rank('q', input)).candidates.length, 4)
+  await t.rejects(pool.get('test/broken-gguf'), /broken-gguf\/model\.gguf: not a GGUF file/)
+  await t.rejects(pool.get('pointwise:test/absent'), { code: 'unknown_model' })
 })
