@@ -100,6 +100,7 @@ export async function runFeedback(input: FeedbackInput): Promise<{ candidates: C
   if (!settings.guard) {
     await yieldToEventLoop()
     const revision = buildRevision(input, settings.depth)
+    await yieldToEventLoop()
     const candidates = input.retrieve(revision)
     const report: FeedbackReport = { used: settings.depth, reason: 'drift guard off', source: settings.source, ...(revision.terms && { expansion_terms: terms(revision) }) }
     return { candidates, report, prf_ms: elapsedMs(started) }
@@ -109,9 +110,10 @@ export async function runFeedback(input: FeedbackInput): Promise<{ candidates: C
   const decision = await guardAgainstDrift(
     input.feedback.map((c) => c.id),
     async (depth) => {
-      // Each revision is a feedback read plus a whole retrieval: give the event loop a turn between them.
+      // A revision is a feedback read, then a whole retrieval: the event loop gets a turn before each.
       await yieldToEventLoop()
       const revision = buildRevision(input, depth)
+      await yieldToEventLoop()
       const candidates = input.retrieve(revision)
       results.set(depth, { candidates, revision })
       return candidates.map((c) => c.id)
