@@ -11,7 +11,9 @@ import { loadConfig } from '../src/config.js'
 import { findModel, readManifest, type ModelEntry } from '../src/models/manifest.js'
 import { pullModel, type PullEvent } from '../src/models/pull.js'
 
-const usage = 'usage: npm run models:pull -- <id|all> [--models-dir DIR] [--endpoint URL] [--manifest FILE] [--retries N]'
+const usage =
+  'usage: npm run models:pull -- <id|all|OWNER/REPO/FILE.gguf> [--models-dir DIR] [--endpoint URL] [--manifest FILE] [--retries N]\n' +
+  '       (a GGUF file from any hub repo: [--revision REV] [--sha256 HEX]; it lands in <models>/OWNER/REPO/)'
 
 class UsageError extends Error {}
 
@@ -24,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       endpoint: { type: 'string' },
       manifest: { type: 'string' },
       retries: { type: 'string' },
+      revision: { type: 'string' },
+      sha256: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -38,7 +42,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const manifest = readManifest(values.manifest)
   const modelsDir = path.resolve(values['models-dir'] ?? loadConfig().modelsDir)
-  const entries = selectModels(manifest.models, positionals[0]!)
+  const requested = positionals[0]!
+  const entries = isGgufReference(requested) ? [ggufEntry(requested, values.revision, values.sha256)] : selectModels(manifest.models, requested)
 
   const failures: string[] = []
   for (const entry of entries) {
@@ -96,6 +101,22 @@ function helpText(models: readonly ModelEntry[]): string {
     'only when complete; a failed pull leaves no empty folders behind.',
     '',
   ].join('\n')
+}
+
+/** OWNER/REPO/path/to/file.gguf: a GGUF file in a hub repository, pulled without a manifest entry. */
+const isGgufReference = (ref: string): boolean => /^[^/\s]+\/[^/\s]+\/.+\.gguf$/i.test(ref)
+
+/** The manifest entry an OWNER/REPO/FILE.gguf reference stands for; the model id is OWNER/REPO. */
+function ggufEntry(ref: string, revision: string | undefined, sha256: string | undefined): ModelEntry {
+  const [owner, name, ...rest] = ref.split('/')
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) throw new UsageError(`--sha256: '${sha256}' is not 64 lowercase hex digits`)
+  const repo = `${owner}/${name}`
+  return {
+    id: repo,
+    task: 'gguf',
+    source: { kind: 'hub', repo, revision: revision ?? 'main', files: [{ path: rest.join('/'), sha256: sha256 ?? null }] },
+    max_length: 1,
+  }
 }
 
 function selectModels(models: readonly ModelEntry[], requested: string): ModelEntry[] {

@@ -33,7 +33,9 @@ export const ModelSourceSchema = Type.Union([
 
 export const ModelEntrySchema = Type.Object({
   id: Type.String(),
-  task: Type.Union([Type.Literal('embedding'), Type.Literal('cross-encoder'), Type.Literal('causal-lm')]),
+  task: Type.Union([Type.Literal('embedding'), Type.Literal('cross-encoder'), Type.Literal('causal-lm'), Type.Literal('gguf')], {
+    description: "gguf: one .gguf file for the llama.cpp LLM stages (listwise by id, pointwise as 'pointwise:<id>')",
+  }),
   source: ModelSourceSchema,
   dims: Type.Optional(Type.Integer({ minimum: 1 })),
   pooling: Type.Optional(Type.Union([Type.Literal('mean'), Type.Literal('cls'), Type.Literal('in-graph')])),

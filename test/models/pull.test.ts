@@ -9,6 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { modelKind } from '../../src/models/installed.js'
 import { modelDirectory, type ModelEntry } from '../../src/models/manifest.js'
 import { pullModel, readReceipt, type PullEvent, type PullOptions } from '../../src/models/pull.js'
 
@@ -418,4 +419,26 @@ t.test('CLI: pulls from a manifest, reports progress, and names valid ids for an
   t.match(help.stdout, /HF_ENDPOINT/)
   t.match(help.stdout, /HF_TOKEN/)
   t.match(unknown?.stderr, `unknown model 'nope/missing'; valid ids: 'all', 'funnel/static', '${REPO}'`)
+})
+
+t.test('CLI: OWNER/REPO/FILE.gguf pulls one GGUF file from the hub into a folder the LLM stages load', async (t) => {
+  const gguf = await readFile(fileURLToPath(new URL('../fixtures/models/tiny-gguf/tiny-chatml.gguf', import.meta.url)))
+  const hub = await startFakeHub(t, { 'tiny-chatml.q8.gguf': { body: gguf, redirect: true } })
+  const modelsDir = await tempModelsDir(t)
+  const script = fileURLToPath(new URL('../../scripts/pull-models.ts', import.meta.url))
+  const run = (...args: string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...args, '--models-dir', modelsDir], {
+      env: { ...process.env, HF_ENDPOINT: hub.endpoint, HF_TOKEN: '' },
+    })
+  const wrong = await run(`${REPO}/tiny-chatml.q8.gguf`, '--revision', REVISION, '--sha256', sha256(Buffer.from('other'))).then(
+    () => undefined,
+    (error: { code: number; stderr: string }) => error,
+  )
+  t.equal(wrong?.code, 1, 'a pinned hash that does not match fails the pull')
+  t.match(wrong?.stderr, /sha256/)
+  const ok = await run(`${REPO}/tiny-chatml.q8.gguf`, '--revision', REVISION, '--sha256', sha256(gguf))
+  t.match(ok.stderr, /1 files in place \(1 downloaded\)/)
+  const dir = path.join(modelsDir, ...REPO.split('/'))
+  t.same(await readFile(path.join(dir, 'tiny-chatml.q8.gguf')), gguf)
+  t.equal(await modelKind(dir), 'gguf', 'the folder reads as a GGUF model, so rerank.stages can name it')
 })
