@@ -146,6 +146,9 @@ export function expandQuery(
   // Document frequencies are looked up lazily, only for the terms a document's top-k walk reaches.
   const frequencies = new Map<string, number>()
   const isFeedbackTerm = (term: string): boolean => {
+    // Every indexed term is in at least one document: below 1 nothing passes, so ask nothing (in a
+    // tiny collection a 1 MB feedback document would otherwise cost a lookup per distinct term).
+    if (maxDocumentFrequency < 1) return false
     let df = frequencies.get(term)
     if (df === undefined) frequencies.set(term, (df = index.documentFrequencies([term]).get(term) ?? 0))
     return df <= maxDocumentFrequency

@@ -112,3 +112,11 @@ t.test('a long feedback document costs df lookups for the terms its top-k walk r
   const eager = [...big].filter(([term]) => big.get(term)! < 990).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10).map(([term]) => term)
   t.same(expanded.filter((w) => w.term !== 'query').map((w) => w.term).sort(), eager.sort(), 'the same ten expansion terms as the eager filter')
 })
+
+t.test('a collection too small for any term to pass the df cut-off asks no document frequency at all', async (t) => {
+  const looked: string[] = []
+  const index: TermStatistics = { ...fakeIndex(), documentFrequencies: (terms) => (looked.push(...terms), new Map(terms.map((term) => [term, 1]))), count: () => 5 }
+  const expanded = expandQuery(index, 'apple pie', [{ id: 'd1', score: 2 }, { id: 'd2', score: 1 }])
+  t.same(looked, [], '10% of 5 documents is under 1')
+  t.same(expanded.map((w) => w.term), ['apple', 'pie'], 'only the query terms remain')
+})
