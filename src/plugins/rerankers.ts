@@ -31,8 +31,11 @@ export default fp(
       intraOpThreads: config.onnxIntraOpThreads,
       log: (obj, msg) => app.log.info(obj, msg),
     })
+    const stages = parseRerankStages(config.rerankStages)
     app.decorate('rerankers', pool)
-    app.decorate('rerankDefaults', { stages: parseRerankStages(config.rerankStages), budgetMs: config.rerankBudgetMs, maxCandidates: config.rerankMaxCandidates })
+    app.decorate('rerankDefaults', { stages, budgetMs: config.rerankBudgetMs, maxCandidates: config.rerankMaxCandidates })
+    // GGUF stages of the default cascade open in the background; /readyz waits for them and names a failure.
+    await pool.preloadLlmStages(stages.map((s) => s.model))
     app.addHook('onClose', async () => pool.close())
   },
   { name: 'funnel-rerankers' },

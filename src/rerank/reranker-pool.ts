@@ -38,6 +38,8 @@ export interface RerankerPoolOptions {
  */
 export class RerankerPool {
   private readonly loaded = new LoadOnce<Reranker>()
+  /** GGUF stages of the default cascade, loaded at start: id -> undefined (loaded), 'loading' or the failure. */
+  private readonly preloads = new Map<string, string | undefined>()
 
   constructor(private readonly options: RerankerPoolOptions) {}
 
@@ -60,6 +62,34 @@ export class RerankerPool {
   private async unknownModelError(id: string) {
     const ready = await this.ready()
     return errors.unknownModel(id, ready, this.known().filter((m) => !ready.includes(m)))
+  }
+
+  /**
+   * Starts loading the default cascade's llama.cpp stages now (a GGUF takes seconds to minutes to
+   * open), so that readiness can wait for them and name one that fails.
+   */
+  async preloadLlmStages(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const { modelId } = llmStageOf(id)
+      if (!isSafeModelId(modelId) || (await modelKind(modelDirectory(this.options.modelsDir, modelId))) !== 'gguf') continue
+      this.preloads.set(id, 'loading')
+      this.get(id).then(
+        () => this.preloads.set(id, undefined),
+        (error: unknown) => {
+          this.preloads.set(id, `reranker '${id}' failed to load: ${(error as Error).message}`)
+          this.options.log({ model: id, err: error }, 'reranker failed to load')
+        },
+      )
+    }
+  }
+
+  /** Why the default cascade's LLM stages are not usable yet (undefined when they are). */
+  notReady(): string | undefined {
+    const states = [...this.preloads.entries()]
+    const failed = states.find(([, state]) => state !== undefined && state !== 'loading')
+    if (failed !== undefined) return failed[1]
+    const loading = states.find(([, state]) => state === 'loading')
+    return loading === undefined ? undefined : `loading reranker '${loading[0]}'`
   }
 
   get(id: string): Promise<Reranker> {

@@ -40,6 +40,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       if (pending !== undefined) throw errors.notReady(pending)
       const opening = app.collections.notReady()
       if (opening !== undefined) throw errors.notReady(opening)
+      const rerankers = app.rerankers.notReady()
+      if (rerankers !== undefined) throw errors.notReady(rerankers)
       return { status: 'ready' as const, models: app.models.loadedModels() }
     },
   )
