@@ -85,6 +85,7 @@ t.test('--rerank: model:top_n as rerank.stages, or default = FUNNEL_RERANK_STAGE
   t.throws(() => rerankPlan('x/y:10,z/w:20', config), { code: 'invalid_value' }, 'a later stage cannot see more than the previous top_n')
   t.throws(() => rerankPlan('x/y', config), /not model:top_n/)
   t.throws(() => rerankPlan('default', loadConfig({ FUNNEL_RERANK_STAGES: '' })), /FUNNEL_RERANK_STAGES/)
+  t.same(rerankPlan('default', loadConfig({})), [{ model: 'BAAI/bge-small-en-v1.5', top_n: 100 }], 'the documented CPU cascade is the default')
 })
 
 t.test('the command reranks a run file through the reranker pool and writes the result JSON', async (t) => {

@@ -36,7 +36,7 @@ export async function buildTestApp(
 ): Promise<TestApp> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'funnel-data-')))
   const modelsDir = overrides.modelsDir ?? (await fixtureModelsDir())
-  const config = loadConfig({}, { logLevel: 'silent', embeddingModel: TEST_MODEL, buildDefaultModel: false, indexSaveIntervalMs: 50, ...overrides, dataDir, modelsDir })
+  const config = loadConfig({}, { logLevel: 'silent', embeddingModel: TEST_MODEL, buildDefaultModel: false, indexSaveIntervalMs: 50, rerankStages: '', ...overrides, dataDir, modelsDir })
   let running = true
   const state: TestApp = {
     app: await ready(await buildApp(config)),
