@@ -121,11 +121,13 @@ export class RerankerPool {
       }
       const threads = this.options.intraOpThreads
       const common = { modelDir: dir, name: id, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) }
+      // llama.cpp takes the same CPU budget as onnxruntime (FUNNEL_ONNX_THREADS); 0 = its own default.
+      const llamaThreads = threads !== undefined && threads > 0 ? { threads } : {}
       reranker =
         kind === 'gguf'
           ? mode === 'pointwise'
-            ? await createReranker('pointwise-llama-cpp', { model: dir, name: id })
-            : await createReranker('listwise-llama-cpp', { model: dir, name: id, ...listwise })
+            ? await createReranker('pointwise-llama-cpp', { model: dir, name: id, ...llamaThreads })
+            : await createReranker('listwise-llama-cpp', { model: dir, name: id, ...listwise, ...llamaThreads })
           : kind === 'cross-encoder'
           ? await createReranker('cross-encoder', common)
           : kind === 'embedding'
