@@ -1,6 +1,6 @@
 /**
- * Calibration of a cross-encoder's raw logits: fitted (Funnel's fitCalibrator: Platt vs isotonic by
- * 5-fold CV) on (query, BM25 candidate) pairs of one BEIR split, measured (ECE over 15 bins, Brier,
+ * Calibration of a cross-encoder's raw logits: fitted (Funnel's fitCalibrator, which picks among the methods that
+ * qualify by 5-fold CV) on (query, BM25 candidate) pairs of one BEIR split, measured (ECE over 15 bins, Brier,
  * log-loss) before (sigmoid of the logit) and after on other sets. Candidates come from TREC run files
  * (bench/rerank/scifact-bm25-runs.py writes SciFact ones); unjudged candidates count as not relevant.
  *
