@@ -13,6 +13,8 @@ const json = async (url: string, method: string, body?: unknown) => {
 
 const BATCH = 5
 const text = (batch: number, i: number) => `batch ${batch} item ${i} ` + `filler text about rivers and stars number ${batch * 10 + i} `.repeat(400)
+/** A query for one document: its text cut under FUNNEL_MAX_QUERY_CHARS (the embedder truncates both to the same tokens). */
+const query = (batch: number, i: number) => text(batch, i).slice(0, 2000)
 const upsert = (url: string, batch: number) =>
   json(`${url}/v1/collections/disk/documents`, 'PUT', { documents: Array.from({ length: BATCH }, (_, i) => ({ id: `${batch}-${i}`, text: text(batch, i), metadata: { batch } })) })
 
@@ -90,7 +92,7 @@ t.test('a full disk fails writes with a JSON 5xx, keeps every acknowledged write
   }
   await readAll(server.url)
   const last = acked.at(-1)!
-  const hit = await json(`${server.url}/v1/collections/disk/search`, 'POST', { query: text(last, 2), top_k: 1, filter: { batch: last } })
+  const hit = await json(`${server.url}/v1/collections/disk/search`, 'POST', { query: query(last, 2), top_k: 1, filter: { batch: last } })
   t.same((hit.body.results as { id: string }[]).map((r) => r.id), [`${last}-2`], 'new writes are searchable')
 
   // A clean restart on the same disk sees every acknowledged write and a usable index.
@@ -102,7 +104,7 @@ t.test('a full disk fails writes with a JSON 5xx, keeps every acknowledged write
   t.equal((await json(`${second.url}/v1/collections/disk`, 'GET')).body.count, acked.length * BATCH, 'the count equals the acknowledged documents')
   await readAll(second.url)
   for (const batch of [acked[0]!, acked.at(-1)!]) {
-    const res = await json(`${second.url}/v1/collections/disk/search`, 'POST', { query: text(batch, 1), top_k: 1, filter: { batch } })
+    const res = await json(`${second.url}/v1/collections/disk/search`, 'POST', { query: query(batch, 1), top_k: 1, filter: { batch } })
     t.same((res.body.results as { id: string }[]).map((r) => r.id), [`${batch}-1`], `batch ${batch} searchable after restart`)
   }
 })
