@@ -76,6 +76,11 @@ export const ConfigSchema = Type.Object({
   rerankMaxDocuments: Type.Integer({ minimum: 1, default: 1000, env: 'FUNNEL_RERANK_MAX_DOCUMENTS' }),
   listwiseWindow: Type.Integer({ minimum: 2, maximum: 20, default: 20, env: 'FUNNEL_LISTWISE_WINDOW' }),
   listwiseStride: Type.Integer({ minimum: 1, maximum: 20, default: 10, env: 'FUNNEL_LISTWISE_STRIDE' }),
+  listwiseFence: Type.Boolean({
+    default: true,
+    env: 'FUNNEL_LISTWISE_FENCE',
+    description: 'fence listwise passages in <passage> tags with the rules after them (against injected instructions); false sends the exact FIRST prompt, which FIRST-tuned models were trained on and which is shorter',
+  }),
   listwiseRemoteUrl: Type.String({ default: '', env: 'FUNNEL_LISTWISE_REMOTE_URL', description: 'OpenAI-compatible server for the remote listwise reranker (model id "remote")' }),
   listwiseRemoteModel: Type.String({ default: '', env: 'FUNNEL_LISTWISE_REMOTE_MODEL' }),
   listwiseRemoteApi: Type.Union([Type.Literal('completions'), Type.Literal('chat')], { default: 'completions', env: 'FUNNEL_LISTWISE_REMOTE_API' }),

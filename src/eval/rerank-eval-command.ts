@@ -60,7 +60,7 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
   const pool = new RerankerPool({
     modelsDir: config.modelsDir,
     manifest: readManifest(),
-    listwise: { windowSize: config.listwiseWindow, stride: config.listwiseStride },
+    listwise: { windowSize: config.listwiseWindow, stride: config.listwiseStride, fence: config.listwiseFence },
     ...(config.onnxIntraOpThreads > 0 && { intraOpThreads: config.onnxIntraOpThreads }),
     log: () => undefined,
   })

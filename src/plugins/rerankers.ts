@@ -18,7 +18,7 @@ export default fp(
     const pool = new RerankerPool({
       modelsDir: config.modelsDir,
       manifest: readManifest(),
-      listwise: { windowSize: config.listwiseWindow, stride: config.listwiseStride },
+      listwise: { windowSize: config.listwiseWindow, stride: config.listwiseStride, fence: config.listwiseFence },
       ...(config.listwiseRemoteUrl !== '' && {
         remote: {
           baseUrl: config.listwiseRemoteUrl,

@@ -21,7 +21,8 @@ export function llmStageOf(id: string): { mode: 'listwise' | 'pointwise' | undef
 export interface RerankerPoolOptions {
   modelsDir: string
   manifest: Manifest
-  listwise: { windowSize: number; stride: number }
+  /** Listwise window and stride; `fence: false` sends the exact FIRST prompt (passages unfenced). */
+  listwise: { windowSize: number; stride: number; fence?: boolean }
   remote?: { baseUrl: string; model: string; api: 'completions' | 'chat'; tokenizerId: string; timeoutMs: number }
   intraOpThreads?: number
   log: (obj: object, msg: string) => void
@@ -98,7 +99,9 @@ export class RerankerPool {
 
   private async load(id: string): Promise<Reranker> {
     const started = performance.now()
-    const { listwise } = this.options
+    const { fence, ...window } = this.options.listwise
+    // Window, stride and the prompt's fencing, as every listwise kind takes them.
+    const listwise = { ...window, ...(fence !== undefined && { prompt: { fence } }) }
     let reranker: Reranker
     if (id === REMOTE_RERANKER_ID) {
       const remote = this.options.remote

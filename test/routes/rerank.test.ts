@@ -112,7 +112,8 @@ t.test('rerank bad input', async (t) => {
 })
 
 t.test('search with a cascade: cross-encoder then FIRST-style listwise, with per-stage reports', async (t) => {
-  const { app } = await rerankApp(t)
+  // The fixture LM has a 512-token context: 20 fenced passages do not fit, the plain FIRST prompt does.
+  const { app } = await rerankApp(t, { listwiseFence: false })
   await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c' } })
   const documents = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, text: `passage ${i} about ${['bridges', 'proteins', 'rivers'][i % 3]} and item ${i * 3}` }))
   await app.inject({ method: 'PUT', url: '/v1/collections/c/documents', payload: { documents } })
@@ -124,7 +125,7 @@ t.test('search with a cascade: cross-encoder then FIRST-style listwise, with per
   t.equal(res.statusCode, 200, res.body.slice(0, 300))
   const body = res.json()
   t.equal(body.results.length, 5)
-  t.equal(body.degraded, false)
+  t.equal(body.degraded, false, JSON.stringify(body.rerank?.stages?.map((s: { reason?: unknown }) => s.reason)))
   t.same(body.rerank.stages.map((s: { model: string; status: string; inputCount: number; outputCount: number }) => [s.model, s.status, s.inputCount, s.outputCount]), [
     [CE, 'ok', 25, 25],
     [LM, 'ok', 25, 5],
@@ -136,6 +137,18 @@ t.test('search with a cascade: cross-encoder then FIRST-style listwise, with per
   t.same([...windows[0].permutation].sort((a: number, b: number) => a - b), Array.from({ length: windows[0].ids.length }, (_, i) => i), 'a permutation of the window')
   t.ok(windows[0].logits.every((l: number) => typeof l === 'number'), 'identifier logits reported')
   t.type(body.timings.rerank_ms, 'number')
+})
+
+t.test('the fenced prompt (the default) that does not fit the context fails the stage by name, degraded, never a 5xx', async (t) => {
+  const { app } = await rerankApp(t)
+  await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c' } })
+  const documents = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, text: `passage ${i} about rivers and item ${i * 3}` }))
+  await app.inject({ method: 'PUT', url: '/v1/collections/c/documents', payload: { documents } })
+  const res = await app.inject({ method: 'POST', url: '/v1/collections/c/search', payload: { query: 'rivers', top_k: 5, mode: 'hybrid', rerank: { stages: [{ model: LM, top_n: 20 }] } } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().degraded, true)
+  t.match(res.json().rerank.stages[0].reason, /does not fit a context of 512 tokens/)
+  t.equal(res.json().results.length, 5, 'the best order so far is returned')
 })
 
 t.test('a spent budget degrades gracefully; default stages come from config; the request may only narrow', async (t) => {
