@@ -14,6 +14,8 @@
 # (default ~/.m2/repository, where mvn puts the jar),
 # CLIENTS_KEEP=1 keeps the work dir (server log, generator log, generated client).
 set -euo pipefail
+# shellcheck source=../lib/wait-for-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/wait-for-server.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TMP=${TMPDIR:-/tmp}
@@ -74,14 +76,7 @@ MODELS_DIR=$(cd "$ROOT" && node --import tsx scripts/clients/fixture-models-dir.
     exec node --import tsx src/server.ts
 ) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-URL=
-for _ in $(seq 1 600); do
-  URL=$(grep -o 'Server listening at http://127\.0\.0\.1:[0-9]*' "$WORK/server.log" | head -n1 | sed 's/Server listening at //' || true)
-  [[ -n "$URL" ]] && curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "clients: FAILED: server exited:"; tail -n 30 "$WORK/server.log"; exit 2; }
-  sleep 0.1
-done
-[[ -n "$URL" ]] || { echo "clients: FAILED: server did not start"; tail -n 30 "$WORK/server.log"; exit 2; }
+wait_for_server "$WORK/server.log" "$SERVER_PID" clients
 echo "clients: server at $URL"
 
 post() { curl -fsS -X "$1" "$URL$2" -H "authorization: Bearer $API_KEY" -H 'content-type: application/json' -d "$3" >/dev/null; }

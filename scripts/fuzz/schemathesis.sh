@@ -14,6 +14,8 @@
 # (default: $TMPDIR/funnel-schemathesis-venv), FUZZ_KEEP=1 keeps the work dir with the server log and
 # reports. Needs python3 >= 3.10 with venv, and node with the project's dev dependencies installed.
 set -euo pipefail
+# shellcheck source=../lib/wait-for-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/wait-for-server.sh"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TMP=${TMPDIR:-/tmp}
@@ -63,14 +65,7 @@ chmod -R u+w "$MODEL_DIR"
 ) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
-URL=
-for _ in $(seq 1 600); do
-  URL=$(grep -o 'Server listening at http://127\.0\.0\.1:[0-9]*' "$WORK/server.log" | head -n1 | sed 's/Server listening at //' || true)
-  [[ -n "$URL" ]] && curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "fuzz: server exited:"; cat "$WORK/server.log"; exit 2; }
-  sleep 0.1
-done
-[[ -n "$URL" ]] || { echo "fuzz: server did not start"; tail -n 50 "$WORK/server.log"; exit 2; }
+wait_for_server "$WORK/server.log" "$SERVER_PID" fuzz
 echo "fuzz: server at $URL (log: $WORK/server.log)"
 
 # A collection with documents and metadata, so generated searches, fetches and upserts reach the
