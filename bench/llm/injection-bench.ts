@@ -11,7 +11,7 @@
  */
 import path from 'node:path'
 import { ndcgAtK } from '../../src/eval/metrics.js'
-import type { Candidate } from '../../src/pipeline/candidate.js'
+import type { Candidate } from '../../src/candidate.js'
 import { createReranker } from '../../src/rerank/registry.js'
 import type { Reranker } from '../../src/rerank/reranker.js'
 import { loadRerankData } from './rerank-data.js'

@@ -5,7 +5,7 @@
 import { documentText, loadQrels, loadQueries, readCorpus, type BeirQrels } from '../../src/eval/beir.js'
 import { rankByScore } from '../../src/eval/metrics.js'
 import { readTrecRun } from '../../src/eval/trec-run.js'
-import type { Candidate } from '../../src/pipeline/candidate.js'
+import type { Candidate } from '../../src/candidate.js'
 
 export interface RerankQuery {
   id: string

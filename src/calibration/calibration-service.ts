@@ -5,13 +5,8 @@ import type { LexicalIndexes } from '../pipeline/lexical-indexes.js'
 import type { SearchPipeline, SearchRequest } from '../pipeline/search.js'
 import { cosineAtDims } from '../retrieval/vector-math.js'
 import type { CollectionRow, SqliteStore } from '../store/sqlite-store.js'
-import {
-  STAGE_NAMES,
-  stageModel,
-  type CalibrationMetrics,
-  type CalibratorStore,
-  type StageName,
-} from './calibrator-store.js'
+import { STAGE_NAMES, type StageName } from '../candidate.js'
+import { stageModel, type CalibrationMetrics, type CalibratorStore } from './calibrator-store.js'
 import {
   binarize,
   fitCalibrator,

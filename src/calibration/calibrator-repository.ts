@@ -1,4 +1,5 @@
-import type { NewCalibrator, StoredCalibrator, StageName } from './calibrator-store.js'
+import type { StageName } from '../candidate.js'
+import type { NewCalibrator, StoredCalibrator } from './calibrator-store.js'
 
 /**
  * Where fitted calibrators are kept, versioned per (model, stage). The embedded backend keeps them in

@@ -1,11 +1,8 @@
 import type Database from 'better-sqlite3'
 import { Type, type Static } from 'typebox'
-import type { StageScores } from '../pipeline/candidate.js'
+import type { StageName } from '../candidate.js'
 import { applyCalibrator, CALIBRATION_METHODS, parseCalibrator, type SerialisedCalibrator } from './fit.js'
 
-/** The pipeline stages whose raw scores can be calibrated, in the order they run. */
-export const STAGE_NAMES = ['dense', 'lexical', 'fused', 'embedding', 'cross_encoder', 'listwise'] as const satisfies readonly (keyof StageScores)[]
-export type StageName = (typeof STAGE_NAMES)[number]
 
 /** The `model` key of the lexical stage: BM25 has no model, one calibrator serves every collection. */
 export const LEXICAL_STAGE_MODEL = 'bm25'

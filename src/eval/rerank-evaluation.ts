@@ -1,4 +1,4 @@
-import type { Candidate } from '../pipeline/candidate.js'
+import type { Candidate } from '../candidate.js'
 import type { Reranker } from '../rerank/reranker.js'
 import type { BeirQrels } from './beir.js'
 import { summarizeLatencies, type LatencySummary } from './latency.js'

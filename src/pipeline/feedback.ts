@@ -4,7 +4,7 @@ import { expandQuery } from '../feedback/rm3.js'
 import { rocchio } from '../feedback/rocchio.js'
 import type { Bm25Index } from '../retrieval/bm25-index.js'
 import type { SqliteStore } from '../store/sqlite-store.js'
-import { elapsedMs, type Candidate } from './candidate.js'
+import { elapsedMs, type Candidate } from '../candidate.js'
 import type { RetrievalMode } from './first-pass.js'
 
 export interface PrfSettings {

@@ -4,7 +4,7 @@ import { denseSearch } from '../retrieval/dense-retriever.js'
 import type { DenseIndex } from '../retrieval/hnsw-index.js'
 import { reciprocalRankFusion, weightedScoreFusion, type FusedHit, type RankedHit } from '../retrieval/fusion.js'
 import type { SqliteStore } from '../store/sqlite-store.js'
-import { elapsedMs, type Candidate } from './candidate.js'
+import { elapsedMs, type Candidate } from '../candidate.js'
 
 export type RetrievalMode = 'dense' | 'lexical' | 'hybrid'
 export type Filter = Record<string, string | number | boolean | null>

@@ -1,7 +1,7 @@
 import { errors } from '../errors.js'
 import { runCascade, type CascadeOutcome, type StageReport } from '../rerank/cascade.js'
 import type { RerankerPool } from '../rerank/reranker-pool.js'
-import type { Candidate } from './candidate.js'
+import type { Candidate } from '../candidate.js'
 
 export interface RerankRequest {
   stages?: { model: string; top_n: number }[]

@@ -1,4 +1,4 @@
-import { elapsedMs, type Candidate } from '../pipeline/candidate.js'
+import { elapsedMs, type Candidate } from '../candidate.js'
 import type { Reranker, RerankScoreKey, WindowDebug } from './reranker.js'
 
 export interface CascadeStage {

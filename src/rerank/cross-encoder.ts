@@ -1,4 +1,4 @@
-import { elapsedMs, type Candidate } from '../pipeline/candidate.js'
+import { elapsedMs, type Candidate } from '../candidate.js'
 import { OnnxSession, int64Tensor, padToTensor, tensorToFloat32, type OnnxFeeds } from '../inference/onnx.js'
 import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
 import { findOnnxModel, modelMaxLength, positiveIntegerOr, readJsonIfPresent } from './model-files.js'

@@ -1,5 +1,5 @@
 import { EmbeddingModel, type Pooling } from '../inference/embedding-model.js'
-import type { Candidate } from '../pipeline/candidate.js'
+import type { Candidate } from '../candidate.js'
 import { PassageVectorCache } from './passage-vector-cache.js'
 import { resolveTopN, type RankOptions, type RankOutcome, type Reranker } from './reranker.js'
 

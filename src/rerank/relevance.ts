@@ -1,6 +1,7 @@
-import { STAGE_NAMES, type Calibrators, type StageName } from '../calibration/calibrator-store.js'
+import type { Calibrators } from '../calibration/calibrator-store.js'
+import { STAGE_NAMES, type StageName } from '../candidate.js'
 import { sigmoid } from '../calibration/platt.js'
-import type { Candidate } from '../pipeline/candidate.js'
+import type { Candidate } from '../candidate.js'
 import type { RerankScoreKey } from './reranker.js'
 
 /**

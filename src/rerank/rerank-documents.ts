@@ -1,6 +1,6 @@
 import type { Calibrators } from '../calibration/calibrator-store.js'
 import { errors } from '../errors.js'
-import { elapsedMs, type Candidate } from '../pipeline/candidate.js'
+import { elapsedMs, type Candidate } from '../candidate.js'
 import { relevanceScores, type RelevanceSource } from './relevance.js'
 import type { Reranker } from './reranker.js'
 

@@ -1,5 +1,5 @@
 import { errors } from '../errors.js'
-import type { Candidate, StageScores } from '../pipeline/candidate.js'
+import type { Candidate, StageScores } from '../candidate.js'
 
 /** Which raw-score slot a reranker writes: each family keeps its own so later stages can compare. */
 export type RerankScoreKey = Extract<keyof StageScores, 'cross_encoder' | 'listwise' | 'embedding'>

@@ -1,5 +1,5 @@
-import type { Candidate } from '../pipeline/candidate.js'
-import { elapsedMs } from '../pipeline/candidate.js'
+import type { Candidate } from '../candidate.js'
+import { elapsedMs } from '../candidate.js'
 import type { SqliteStore } from '../store/sqlite-store.js'
 import type { DenseIndex } from './hnsw-index.js'
 import { cosineAtDims } from './vector-math.js'

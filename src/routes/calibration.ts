@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { CalibrationMetricsSchema, STAGE_NAMES } from '../calibration/calibrator-store.js'
+import { CalibrationMetricsSchema } from '../calibration/calibrator-store.js'
+import { STAGE_NAMES } from '../candidate.js'
 import { DEFAULT_CALIBRATION_TOP_K } from '../calibration/calibration-service.js'
 import { CALIBRATION_METHODS, MIN_CALIBRATION_EXAMPLES, MIN_EXAMPLES_PER_LABEL } from '../calibration/fit.js'
 import { CollectionName, errorResponses } from './schemas.js'

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import type { Candidate } from '../../src/pipeline/candidate.js'
+import type { Candidate } from '../../src/candidate.js'
 import { runCascade } from '../../src/rerank/cascade.js'
 import { createReranker } from '../../src/rerank/registry.js'
 import type { RankOptions, RankOutcome, Reranker } from '../../src/rerank/reranker.js'

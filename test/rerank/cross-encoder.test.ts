@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import type { Candidate } from '../../src/pipeline/candidate.js'
+import type { Candidate } from '../../src/candidate.js'
 import { CrossEncoderReranker, relevanceLogits, type CrossEncoderOptions } from '../../src/rerank/cross-encoder.js'
 import { fixtureModelDir, readGolden } from '../helpers/fixture-models.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { EmbeddingModel } from '../../src/inference/embedding-model.js'
-import type { Candidate } from '../../src/pipeline/candidate.js'
+import type { Candidate } from '../../src/candidate.js'
 import { EmbeddingReranker } from '../../src/rerank/embedding-reranker.js'
 import { PassageVectorCache } from '../../src/rerank/passage-vector-cache.js'
 import { fixtureModelDir, readGolden } from '../helpers/fixture-models.js'

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import type { Candidate } from '../../src/pipeline/candidate.js'
+import type { Candidate } from '../../src/candidate.js'
 import { ListwiseReranker } from '../../src/rerank/listwise/listwise-reranker.js'
 import { OnnxCausalLmBackend } from '../../src/rerank/listwise/onnx-causal-lm.js'
 import { ListwisePromptBuilder } from '../../src/rerank/listwise/prompt.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Calibrators } from '../../src/calibration/calibrator-store.js'
-import type { Candidate } from '../../src/pipeline/candidate.js'
+import type { Candidate } from '../../src/candidate.js'
 import { relevanceScores } from '../../src/rerank/relevance.js'
 
 const candidate = (id: string, scores: Candidate['scores']): Candidate => ({ id, text: id, score: 0, scores })

@@ -1,4 +1,4 @@
-import type { Candidate } from '../../pipeline/candidate.js'
+import type { Candidate } from '../../candidate.js'
 import { resolveTopN, type RankOptions, type RankOutcome, type Reranker, type WindowDebug } from '../reranker.js'
 import { maxIdentifiers } from './identifier-logits.js'
 import type { ListwisePrompt, ListwisePromptBuilder } from './prompt.js'

@@ -3,7 +3,7 @@
  * front, so a strong passage found low in the list is carried forward window after window and can
  * reach the top in a single pass. Model-agnostic: the caller supplies `scoreWindow`.
  */
-import { elapsedMs } from '../../pipeline/candidate.js'
+import { elapsedMs } from '../../candidate.js'
 
 /** One logit per passage in the window; undefined when the backend could not report it. */
 export type WindowScorer = (

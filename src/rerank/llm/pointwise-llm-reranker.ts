@@ -1,6 +1,6 @@
 import type { LlamaContext } from 'node-llama-cpp'
-import type { Candidate } from '../../pipeline/candidate.js'
-import { elapsedMs } from '../../pipeline/candidate.js'
+import type { Candidate } from '../../candidate.js'
+import { elapsedMs } from '../../candidate.js'
 import { resolveTopN, type RankOptions, type RankOutcome, type Reranker } from '../reranker.js'
 import { logProbabilityOf, type GgufModel } from './gguf-model.js'
 import { noSpellings, pointwiseMessages, yesSpellings } from './pointwise-prompt.js'
