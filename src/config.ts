@@ -12,6 +12,34 @@ export const ConfigSchema = Type.Object({
   host: Type.String({ default: '0.0.0.0', env: 'HOST' }),
   dataDir: Type.String({ default: './data', env: 'FUNNEL_DATA_DIR' }),
   modelsDir: Type.String({ default: './models', env: 'FUNNEL_MODELS_DIR' }),
+  backend: Type.Union([Type.Literal('embedded'), Type.Literal('weaviate')], {
+    default: 'embedded',
+    env: 'FUNNEL_BACKEND',
+    description: 'embedded: SQLite + HNSW + FTS5 under FUNNEL_DATA_DIR; weaviate: everything in a Weaviate cluster (FUNNEL_WEAVIATE_URLS), no state on local disk',
+  }),
+  weaviateUrls: Type.String({
+    default: '',
+    env: 'FUNNEL_WEAVIATE_URLS',
+    description: 'comma-separated REST URLs of the Weaviate nodes, each with its gRPC port as ?grpc=PORT (default 50051); npm run cluster -- start prints it',
+  }),
+  weaviateApiKey: Type.String({ default: '', env: 'FUNNEL_WEAVIATE_API_KEY' }),
+  weaviateConsistency: Type.Union([Type.Literal('ONE'), Type.Literal('QUORUM'), Type.Literal('ALL')], {
+    default: 'QUORUM',
+    env: 'FUNNEL_WEAVIATE_CONSISTENCY',
+    description: 'replicas that must acknowledge a write (and answer a read) before Funnel does',
+  }),
+  weaviateTimeoutMs: Type.Integer({
+    minimum: 1,
+    default: 30000,
+    env: 'FUNNEL_WEAVIATE_TIMEOUT_MS',
+    description: 'per call to a Weaviate node; a call that times out or finds its node down is retried on the next node until this much time has passed',
+  }),
+  weaviateReplicationFactor: Type.Integer({
+    minimum: 1,
+    default: 3,
+    env: 'FUNNEL_WEAVIATE_REPLICATION_FACTOR',
+    description: 'copies of each collection Funnel creates (at most the number of nodes); 1 for a single-node development server',
+  }),
   embeddingModel: Type.String({ default: 'funnel/glove-6b-100d-static', env: 'FUNNEL_EMBEDDING_MODEL' }),
   logLevel: Type.Union(
     [
