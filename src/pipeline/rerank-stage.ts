@@ -1,33 +1,24 @@
-import { errors } from '../errors.js'
-import { runCascade, type CascadeOutcome, type StageReport } from '../rerank/cascade.js'
-import type { RerankerPool } from '../rerank/reranker-pool.js'
 import type { Candidate } from '../candidate.js'
+import { errors } from '../errors.js'
+import { runCascade, type CascadeOutcome } from '../rerank/cascade.js'
+import type { RerankerPool } from '../rerank/reranker-pool.js'
+import type { RerankOptions, RerankReport, RerankStage } from '../schemas/search.js'
 
-export interface RerankRequest {
-  stages?: { model: string; top_n: number }[]
-  budget_ms?: number
-}
+// The request's rerank options and the report are the API's shapes (src/schemas/search.ts); they are
+// re-exported under the names the search pipeline imports.
+export type { RerankOptions as RerankRequest, RerankReport } from '../schemas/search.js'
 
 export interface RerankDefaults {
-  stages: { model: string; top_n: number }[]
+  stages: RerankStage[]
   budgetMs: number
   maxCandidates: number
-}
-
-type WindowReport = Omit<NonNullable<StageReport['windows']>[number], 'logits'> & { logits: (number | null)[] }
-
-export interface RerankReport {
-  stages: (Omit<StageReport, 'windows' | 'reason'> & { model: string; reason?: string; windows?: WindowReport[] })[]
-  degraded: boolean
-  reason?: string
-  ms: number
 }
 
 /**
  * Resolves a request's rerank options against the server's: the request may pick stages and budget
  * but only narrow the limits (top_n at most FUNNEL_RERANK_MAX_CANDIDATES, budget at most the server's).
  */
-export function resolveRerank(request: RerankRequest, defaults: RerankDefaults): { stages: { model: string; top_n: number }[]; budgetMs: number } {
+export function resolveRerank(request: RerankOptions, defaults: RerankDefaults): { stages: RerankStage[]; budgetMs: number } {
   const stages = request.stages ?? defaults.stages
   if (stages.length === 0) {
     throw errors.invalidValue('rerank.stages', [], 'name at least one stage ({ model, top_n }); the server has no default cascade (FUNNEL_RERANK_STAGES)')
@@ -50,7 +41,7 @@ export async function rerankCandidates(
   pool: RerankerPool,
   query: string,
   candidates: Candidate[],
-  plan: { stages: { model: string; top_n: number }[]; budgetMs: number },
+  plan: { stages: RerankStage[]; budgetMs: number },
   debug: boolean,
 ): Promise<{ candidates: Candidate[]; report: RerankReport; outcome: CascadeOutcome }> {
   const rerankers = await Promise.all(plan.stages.map((s) => pool.get(s.model)))

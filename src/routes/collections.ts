@@ -1,9 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
-import { ref } from './named-schema.js'
-import { CollectionInfoSchema, CollectionName, IndexSettingsSchema, StringEnum, errorResponses } from './schemas.js'
-
-const Params = Type.Object({ name: CollectionName })
+import {
+  CollectionInfoSchema,
+  CollectionParamsSchema,
+  CreateCollectionRequestSchema,
+  DeleteCollectionResponseSchema,
+  ListCollectionsResponseSchema,
+} from '../schemas/collections.js'
+import { ref } from '../schemas/common.js'
+import { errorResponses } from '../schemas/errors.js'
 
 const collections: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -13,26 +17,7 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createCollection',
         tags: ['collections'],
         summary: 'Create a collection',
-        body: Type.Object(
-          {
-            name: CollectionName,
-            model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
-            index: Type.Optional(Type.Partial(IndexSettingsSchema, { additionalProperties: false })),
-            lexical: Type.Optional(
-              Type.Object(
-                {
-                  stemming: Type.Optional(StringEnum(['porter', 'none'], { description: 'default porter' })),
-                  stopwords: Type.Optional(StringEnum(['english', 'none'], { description: 'default english (Lucene list)' })),
-                },
-                { additionalProperties: false, description: 'BM25 analysis (lowercasing is always on)' },
-              ),
-            ),
-            default_mode: Type.Optional(
-              StringEnum(['dense', 'lexical', 'hybrid'], { description: "search mode when a request names none; default: the model's recommended mode" }),
-            ),
-          },
-          { additionalProperties: false },
-        ),
+        body: CreateCollectionRequestSchema,
         response: { 201: ref(CollectionInfoSchema), ...errorResponses(400, 409, 503) },
       },
     },
@@ -55,7 +40,7 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listCollections',
         tags: ['collections'],
         summary: 'List collections',
-        response: { 200: Type.Object({ collections: Type.Array(ref(CollectionInfoSchema)) }) },
+        response: { 200: ListCollectionsResponseSchema },
       },
     },
     async () => ({ collections: await app.collections.list() }),
@@ -68,7 +53,7 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getCollection',
         tags: ['collections'],
         summary: 'Describe a collection: count, model, dims, index dims, size on disk',
-        params: Params,
+        params: CollectionParamsSchema,
         response: { 200: ref(CollectionInfoSchema), ...errorResponses(400, 404) },
       },
     },
@@ -82,8 +67,8 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'deleteCollection',
         tags: ['collections'],
         summary: 'Delete a collection and all its documents',
-        params: Params,
-        response: { 200: Type.Object({ acknowledged: Type.Literal(true), name: Type.String() }), ...errorResponses(400, 404) },
+        params: CollectionParamsSchema,
+        response: { 200: DeleteCollectionResponseSchema, ...errorResponses(400, 404) },
       },
     },
     async (request) => {

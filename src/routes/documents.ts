@@ -86,7 +86,7 @@ const documents: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opt
       },
     },
     async (request) => {
-      const doc = app.collections.getDocument(request.params.name, request.params.id)
+      const doc = await app.collections.getDocument(request.params.name, request.params.id)
       return { id: doc.id, text: doc.text, ...(doc.metadata !== null && { metadata: doc.metadata }) }
     },
   )

@@ -1,42 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import type { Config } from '../config.js'
 import { errors } from '../errors.js'
 import { checkDimensions } from '../pipeline/collections.js'
 import { truncateAndNormalize } from '../retrieval/vector-math.js'
-import { ref } from './named-schema.js'
-import { StringEnum, errorResponses } from './schemas.js'
-
-export const EmbeddingsRequest = Type.Object(
-  {
-    input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], {
-      description: 'a text or a non-empty array of texts (at most FUNNEL_MAX_EMBEDDING_INPUTS); token ids are not accepted',
-    }),
-    model: Type.Optional(Type.String({ minLength: 1, description: 'embedding model id (default: the server default)' })),
-    dimensions: Type.Optional(Type.Integer({ minimum: 1, description: "Matryoshka truncation: first n dims, renormalised; one of the model's supported dimensions" })),
-    encoding_format: Type.Optional(StringEnum(['float', 'base64'], { description: 'default float' })),
-    input_type: Type.Optional(StringEnum(['query', 'document'], { description: 'selects the model prefix (e5, nomic); default document' })),
-    user: Type.Optional(Type.String()),
-  },
-  { additionalProperties: false, $id: 'EmbeddingsRequest' },
-)
-
-export const EmbeddingsResponse = Type.Object(
-  {
-    object: Type.Literal('list'),
-    data: Type.Array(
-      Type.Object({
-        object: Type.Literal('embedding'),
-        index: Type.Integer(),
-        embedding: Type.Union([Type.Array(Type.Number()), Type.String({ description: 'base64 little-endian float32 when encoding_format=base64' })]),
-      }),
-    ),
-    model: Type.String(),
-    usage: Type.Object({ prompt_tokens: Type.Integer(), total_tokens: Type.Integer() }),
-    truncated: Type.Array(Type.Integer(), { description: 'indexes of inputs cut to the model maximum length' }),
-  },
-  { $id: 'EmbeddingsResponse' },
-)
+import { ref } from '../schemas/common.js'
+import { EmbeddingsRequestSchema, EmbeddingsResponseSchema } from '../schemas/embeddings.js'
+import { errorResponses } from '../schemas/errors.js'
 
 const isTokenIds = (value: unknown): boolean => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number')
 
@@ -62,8 +31,8 @@ const embeddings: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, op
         operationId: 'embed',
         tags: ['embeddings'],
         summary: 'Create embeddings (OpenAI-compatible)',
-        body: ref(EmbeddingsRequest),
-        response: { 200: ref(EmbeddingsResponse), ...errorResponses(400, 413, 503) },
+        body: ref(EmbeddingsRequestSchema),
+        response: { 200: ref(EmbeddingsResponseSchema), ...errorResponses(400, 413, 503) },
       },
       preValidation: async (request) => checkInputShape(request.body),
     },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import { errors } from '../errors.js'
-import { openRouteErrorResponses } from './schemas.js'
+import { openRouteErrorResponses } from '../schemas/errors.js'
+import { HealthResponseSchema, ReadyResponseSchema } from '../schemas/health.js'
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -12,7 +12,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['health'],
         security: [],
         summary: 'Liveness: the process is up',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: HealthResponseSchema },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -26,14 +26,12 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['health'],
         security: [],
         summary: 'Readiness: the default model is loaded and storage is open',
-        response: {
-          200: Type.Object({ status: Type.Literal('ready'), models: Type.Array(Type.String()) }),
-          ...openRouteErrorResponses(503),
-        },
+        response: { 200: ReadyResponseSchema, ...openRouteErrorResponses(503) },
       },
     },
     async () => {
-      if (!app.store.isOpen) throw errors.notReady('storage is closed')
+      const storage = app.backend.notReady()
+      if (storage !== undefined) throw errors.notReady(storage)
       const shedding = app.sheddingNotReadyReason()
       if (shedding !== undefined) throw errors.notReady(shedding)
       const pending = app.modelsNotReady()

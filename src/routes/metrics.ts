@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
-import { errorResponses } from './schemas.js'
+import { errorResponses } from '../schemas/errors.js'
+import { MetricsResponseSchema } from '../schemas/metrics.js'
 
 /** Prometheus exposition of `app.metrics` (auth applies unless FUNNEL_METRICS_PUBLIC=true). */
 const metrics: FastifyPluginAsyncTypebox = async (app) => {
@@ -11,13 +11,7 @@ const metrics: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'metrics',
         tags: ['operations'],
         summary: 'Prometheus metrics: request latency by route, errors by code, collection sizes, process',
-        response: {
-          200: {
-            description: 'Prometheus text exposition format 0.0.4',
-            content: { 'text/plain': { schema: Type.String() } },
-          },
-          ...errorResponses(401),
-        },
+        response: { 200: MetricsResponseSchema, ...errorResponses(401) },
       },
     },
     async (_request, reply) => {
