@@ -30,8 +30,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async () => {
-      const storage = app.backend.notReady()
-      if (storage !== undefined) throw errors.notReady(storage)
+      if (!app.store.isOpen) throw errors.notReady('storage is closed')
       const shedding = app.sheddingNotReadyReason()
       if (shedding !== undefined) throw errors.notReady(shedding)
       const pending = app.modelsNotReady()
