@@ -32,13 +32,19 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     default: 30000,
     env: 'FUNNEL_WEAVIATE_TIMEOUT_MS',
-    description: 'per call to a Weaviate node; a call that times out or finds its node down is retried on the next node until this much time has passed',
+    description: 'deadline of one call to the cluster: each attempt on a node gets half of it, and an attempt that fails because its node is down or the cluster is electing a leader is retried on the next node until the deadline',
   }),
   weaviateReplicationFactor: Type.Integer({
     minimum: 1,
     default: 3,
     env: 'FUNNEL_WEAVIATE_REPLICATION_FACTOR',
     description: 'copies of each collection Funnel creates (at most the number of nodes); 1 for a single-node development server',
+  }),
+  weaviateShards: Type.Integer({
+    minimum: 1,
+    default: 1,
+    env: 'FUNNEL_WEAVIATE_SHARDS',
+    description: 'shards per collection Funnel creates; Weaviate keeps BM25 statistics per shard, so 1 ranks as the embedded backend does, and more spread a corpus too large for one node',
   }),
   embeddingModel: Type.String({ default: 'funnel/glove-6b-100d-static', env: 'FUNNEL_EMBEDDING_MODEL' }),
   logLevel: Type.Union(
