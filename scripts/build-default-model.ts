@@ -10,7 +10,7 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
-import { formatDuration } from '../src/eval/progress.js'
+import { formatDuration } from './lib/progress.js'
 import { modelDirectory } from '../src/models/manifest.js'
 import { defaultStaticModelEntry } from '../src/inference/static-model/ensure-default-model.js'
 import { buildGloveStaticModel, hasStaticModel, type BuildProgress } from '../src/inference/static-model/glove-builder.js'

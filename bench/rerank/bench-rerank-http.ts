@@ -16,8 +16,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { firstQueryAndPassages } from '../../src/eval/beir.js'
-import { summarizeLatencies } from '../../src/eval/latency.js'
-import { startServer, stopServer } from '../../src/eval/load-driver.js'
+import { summarizeLatencies } from '../lib/stats.js'
+import { startServer, stopServer } from '../lib/server.js'
 
 const USAGE = `usage: npx tsx bench/rerank/bench-rerank-http.ts --model ID [--models-dir models] [--dataset ../shared/datasets/scifact]
        [--documents 100] [--concurrency 1,4] [--requests 4] [--threads 1] [--warmup 1] [--timeout-ms 60000]

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../app.js'
-import { loadConfig, type Config } from '../config.js'
-import { documentText, readCorpus } from './beir.js'
-import { createProgress } from './progress.js'
+import { createProgress } from '../../scripts/lib/progress.js'
+import { buildApp } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { documentText, readCorpus } from '../../src/eval/beir.js'
 
 /**
  * The server's own app, built without listening, so evaluation and benchmarks index and search
@@ -43,8 +43,8 @@ async function countDocuments(datasetDir: string): Promise<number> {
 /** Indexes a BEIR corpus into a collection in batches, with progress and ETA on stderr. */
 export async function indexBeirCorpus(app: FastifyInstance, datasetDir: string, options: IndexOptions): Promise<IndexReport> {
   const total = await countDocuments(datasetDir)
-  const existing = app.store.getCollection(options.collection)
-  if (existing !== undefined && options.reuse === true && app.store.countDocuments(options.collection) === total) {
+  const existing = await app.backend.getCollection(options.collection)
+  if (existing !== undefined && options.reuse === true && (await app.backend.collectionStats(options.collection)).count === total) {
     return { documents: total, seconds: 0, docsPerSecond: 0, reused: true }
   }
   if (existing !== undefined) await app.collections.drop(options.collection)

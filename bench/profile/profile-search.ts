@@ -1,11 +1,14 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { documentText, loadQueries, readCorpus } from './beir.js'
+import { checkVariants, VARIANTS } from '../hot-path/variants.js'
+import { parseCommand } from '../lib/args.js'
+import { corpusDocuments, queryTexts } from '../lib/datasets.js'
+import { chooseModel } from '../lib/models.js'
+import { repoRoot, sharedDataset } from '../lib/paths.js'
+import { startServer, stopServer } from '../lib/server.js'
+import { measure, preload, rotating, uniqueText, type RunRow } from '../load/load-driver.js'
 import { summariseProfile, type CpuProfile, type ProfileSummary } from './cpu-profile.js'
-import { VARIANTS } from './hot-path-variants.js'
-import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, uniqueText, type RunRow } from './load-driver.js'
 
 const USAGE = `usage: npm run profile:search -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
        [--docs 300] [--connections 8] [--duration 10] [--variants session-1,default] [--top 12]
@@ -24,21 +27,17 @@ under bench-results/profiles/ (open them in Chrome DevTools or speedscope for a 
 const COLLECTION = 'profile-search'
 
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', default: 'sentence-transformers/all-MiniLM-L6-v2' },
-      dataset: { type: 'string', default: path.join(repoRoot, '../shared/datasets/scifact') },
-      docs: { type: 'string', default: '300' },
-      connections: { type: 'string', default: '8' },
-      duration: { type: 'string', default: '10' },
-      variants: { type: 'string', default: 'session-1,default' },
-      top: { type: 'string', default: '12' },
-      'before-root': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    model: { type: 'string', default: 'sentence-transformers/all-MiniLM-L6-v2' },
+    dataset: { type: 'string', default: sharedDataset('scifact') },
+    docs: { type: 'string', default: '300' },
+    connections: { type: 'string', default: '8' },
+    duration: { type: 'string', default: '10' },
+    variants: { type: 'string', default: 'session-1,default' },
+    top: { type: 'string', default: '12' },
+    'before-root': { type: 'string' },
   })
-  const variants = values.variants.split(',')
-  for (const v of variants) if (VARIANTS[v] === undefined) throw new Error(`--variants: unknown '${v}'; known: ${Object.keys(VARIANTS).join(', ')}`)
+  const variants = checkVariants(values.variants)
   return { ...values, docs: Number(values.docs), connections: Number(values.connections), duration: Number(values.duration), top: Number(values.top), variants }
 }
 
@@ -73,19 +72,17 @@ function report(results: { variant: string; row: RunRow; summary: ProfileSummary
 
 async function main(): Promise<void> {
   const options = parseOptions()
-  if (options.help) return void process.stdout.write(USAGE)
   const work = await mkdtemp(path.join(os.tmpdir(), 'funnel-profile-'))
   const { modelsDir, model } = await chooseModel(options.model, work)
-  const corpus: { id: string; text: string }[] = []
-  for await (const doc of readCorpus(options.dataset)) corpus.push({ id: doc.id, text: documentText(doc) })
-  const queries = [...(await loadQueries(options.dataset)).values()].map((q) => q.text)
+  const corpus = await corpusDocuments(options.dataset, options.docs)
+  const queries = await queryTexts(options.dataset)
   const base = { FUNNEL_MODELS_DIR: modelsDir, FUNNEL_EMBEDDING_MODEL: model, FUNNEL_BUILD_DEFAULT_MODEL: 'false', LOG_LEVEL: 'warn', FUNNEL_RATE_LIMIT_RPS: '0' }
   const stamp = Date.now()
   const keep = path.join(repoRoot, 'bench-results', 'profiles', String(stamp))
   try {
     const seedDir = path.join(work, 'data-seed')
     const seed = await startServer({ ...base, FUNNEL_DATA_DIR: seedDir })
-    await preload(seed.url, COLLECTION, model, corpus.slice(0, options.docs), options.docs)
+    await preload(seed.url, COLLECTION, model, corpus, options.docs)
     await stopServer(seed)
     const results: { variant: string; row: RunRow; summary: ProfileSummary }[] = []
     for (const variant of options.variants) {
@@ -94,7 +91,7 @@ async function main(): Promise<void> {
       await cp(seedDir, data, { recursive: true })
       await mkdir(profDir, { recursive: true })
       const root = variant === options.variants[0] ? options['before-root'] : undefined
-      const server = await startServer({ ...base, ...VARIANTS[variant]!.env, FUNNEL_DATA_DIR: data }, ['--cpu-prof', '--cpu-prof-dir', profDir], root)
+      const server = await startServer({ ...base, ...VARIANTS[variant]!.env, FUNNEL_DATA_DIR: data }, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir], ...(root !== undefined && { root }) })
       let row: RunRow
       let measuredMs: number
       let stoppingMs: number

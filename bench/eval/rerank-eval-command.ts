@@ -1,16 +1,16 @@
-import { mkdir, writeFile } from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import { loadConfig } from '../config.js'
-import { readManifest } from '../models/manifest.js'
-import { resolveRerank } from '../pipeline/rerank-stage.js'
-import { RerankerPool, parseRerankStages } from '../rerank/reranker-pool.js'
-import { documentText, loadQrels, loadQueries, readCorpus } from './beir.js'
-import { rankEntries } from './metrics.js'
-import { createProgress } from './progress.js'
+import { createProgress } from '../../scripts/lib/progress.js'
+import { loadConfig } from '../../src/config.js'
+import { documentText, loadQrels, loadQueries, readCorpus } from '../../src/eval/beir.js'
+import { rankEntries } from '../../src/eval/metrics.js'
+import { readTrecRun, writeTrecRun } from '../../src/eval/trec-run.js'
+import { readManifest } from '../../src/models/manifest.js'
+import { resolveRerank } from '../../src/pipeline/rerank-stage.js'
+import { RerankerPool, parseRerankStages } from '../../src/rerank/reranker-pool.js'
+import { resultPath, writeResult } from '../lib/paths.js'
+import { loadAverage, machineInfo } from '../lib/report.js'
 import { evaluateReranking, type RerankEvaluationOutcome } from './rerank-evaluation.js'
 import { judgedQueryIds } from './run-evaluation.js'
-import { readTrecRun, writeTrecRun } from './trec-run.js'
 
 export interface RerankEvalArgs {
   dataset: string
@@ -89,12 +89,10 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
     ...(args.maxQueries !== undefined && { query_subset: { first: judged.length, order: 'qrels file order' } }),
     missing_passages: outcome.missingPassages,
     stages: outcome.stages,
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_average: os.loadavg().map((l) => Math.round(l * 100) / 100), node: process.version },
+    machine: { ...machineInfo(), load_average: loadAverage() },
     date: new Date().toISOString(),
   }
-  const out = args.out ?? path.join('bench-results', `rerank-eval-${dataset}-${Date.now()}.json`)
-  await mkdir(path.dirname(out), { recursive: true })
-  await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+  const out = await writeResult(resultPath(`rerank-eval-${dataset}`, args.out), result)
   if (args.runFile !== undefined) await writeTrecRun(args.runFile, outcome.run, { tag: 'funnel-rerank' })
   process.stdout.write(formatStageTable(dataset, args.split, outcome, args.recallAt) + `result       ${out}\n`)
 }

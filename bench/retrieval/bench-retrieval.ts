@@ -1,14 +1,16 @@
-import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { elapsedMs } from '../candidate.js'
-import { rescoreAtFullDims } from '../retrieval/dense-retriever.js'
-import { DenseIndex } from '../retrieval/hnsw-index.js'
-import { loadQueries } from './beir.js'
-import { indexBeirCorpus, openHarness } from './harness.js'
-import { summarizeLatencies } from './latency.js'
-import { createProgress } from './progress.js'
+import { createProgress } from '../../scripts/lib/progress.js'
+import { elapsedMs } from '../../src/candidate.js'
+import { rescoreAtFullDims } from '../../src/retrieval/rescore.js'
+import { DenseIndex } from '../../src/retrieval/hnsw-index.js'
+import { numberList, parseCommand, positiveInt } from '../lib/args.js'
+import { queryTexts } from '../lib/datasets.js'
+import { indexBeirCorpus, openHarness } from '../lib/harness.js'
+import { resultPath, sharedDataset, writeResult } from '../lib/paths.js'
+import { machineInfo, markdownTable } from '../lib/report.js'
+import { summarizeLatencies } from '../lib/stats.js'
+import { EmbeddedBackend } from '../../src/store/embedded/embedded-backend.js'
 
 const USAGE = `usage: npm run bench:retrieval -- [--dataset ../shared/datasets/scifact] [--model ID] [--oversample 1,4,10,20,50]
 
@@ -30,34 +32,29 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      dataset: { type: 'string', default: '../shared/datasets/scifact' },
-      model: { type: 'string' },
-      oversample: { type: 'string', default: '1,4,10,20,50' },
-      'top-k': { type: 'string', default: '10' },
-      'data-dir': { type: 'string' },
-      collection: { type: 'string' },
-      reuse: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    dataset: { type: 'string', default: sharedDataset('scifact') },
+    model: { type: 'string' },
+    oversample: { type: 'string', default: '1,4,10,20,50' },
+    'top-k': { type: 'string', default: '10' },
+    'data-dir': { type: 'string' },
+    collection: { type: 'string' },
+    reuse: { type: 'boolean', default: false },
+    out: { type: 'string' },
   })
-  if (values.help) {
-    process.stdout.write(USAGE)
-    return
-  }
   const datasetDir = path.resolve(values.dataset)
-  const topK = Number(values['top-k'])
-  const oversamples = values.oversample.split(',').map(Number)
+  const topK = positiveInt('top-k', values['top-k'])
+  const oversamples = numberList('oversample', values.oversample)
   const app = await openHarness({ dataDir: values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-bench'), ...(values.model !== undefined && { embeddingModel: values.model }) })
   try {
     const model = await app.models.embedder(values.model)
     const collection = values.collection ?? `bench-${path.basename(datasetDir)}-${model.id.replace(/[^A-Za-z0-9]/g, '-')}`.slice(0, 64)
     const ingest = await indexBeirCorpus(app, datasetDir, { collection, model: model.id, reuse: values.reuse })
-    const store = app.store
+    // The raw HNSW sweep below reads the embedded backend's stored vectors directly.
+    if (!(app.backend instanceof EmbeddedBackend)) throw new Error('bench:retrieval measures the embedded backend; unset FUNNEL_BACKEND')
+    const store = app.backend.store
     const docs = [...store.iterateDocuments(collection)]
-    const queries = [...(await loadQueries(datasetDir)).values()].map((q) => q.text)
+    const queries = await queryTexts(datasetDir)
     const queryVectors = (await model.embed(queries, 'query')).vectors
     const dims = model.dims
 
@@ -109,19 +106,17 @@ async function main(): Promise<void> {
       queries: queryVectors.length,
       ingest: { docs_per_second: Math.round(ingest.docsPerSecond), seconds: Math.round(ingest.seconds * 10) / 10 },
       rows,
-      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+      machine: machineInfo(),
       date: new Date().toISOString(),
     }
-    const out = values.out ?? path.join('bench-results', `bench-retrieval-${Date.now()}.json`)
-    await mkdir(path.dirname(out), { recursive: true })
-    await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+    const out = await writeResult(resultPath('bench-retrieval', values.out), result)
     process.stdout.write(
       `${result.dataset}: ${docs.length} docs, ${queryVectors.length} queries, model ${model.id} (${dims} dims)\n` +
         (ingest.reused ? 'ingest: reused an indexed collection (not measured)\n\n' : `ingest: ${result.ingest.docs_per_second} docs/s (embed + SQLite commit + HNSW insert)\n\n`) +
-        `| method | index dims | oversample | QPS | p50 ms | p95 ms | HNSW p50 ms | rescore p50 ms | recall@10 vs exact | build s |\n|---|---|---|---|---|---|---|---|---|---|\n` +
-        rows
-          .map((r) => `| ${r.method} | ${r.index_dims} | ${r.oversample ?? '-'} | ${r.qps} | ${r.p50_ms} | ${r.p95_ms} | ${r.hnsw_p50_ms ?? '-'} | ${r.rescore_p50_ms ?? '-'} | ${r.recall_at_10.toFixed(3)} | ${r.build_s?.toFixed(2) ?? '-'} |`)
-          .join('\n') +
+        markdownTable(
+          ['method', 'index dims', 'oversample', 'QPS', 'p50 ms', 'p95 ms', 'HNSW p50 ms', 'rescore p50 ms', 'recall@10 vs exact', 'build s'],
+          rows.map((r) => [r.method, r.index_dims, r.oversample ?? '-', r.qps, r.p50_ms, r.p95_ms, r.hnsw_p50_ms ?? '-', r.rescore_p50_ms ?? '-', r.recall_at_10.toFixed(3), r.build_s?.toFixed(2) ?? '-']),
+        ) +
         `\n\nresult: ${out}\n`,
     )
   } finally {

@@ -1,8 +1,8 @@
 /**
  * Server settings that switch the embedding hot-path changes on one at a time, for the benchmarks
- * and profiles that compare them side by side (bench-hot-path.ts, profile-search.ts).
+ * and profiles that compare them side by side (bench-hot-path.ts, ../profile/profile-search.ts).
+ * Each variant is a set of server settings; the first four are the hot-path changes one at a time.
  */
-/** Each variant is a set of server settings; the first four are the hot-path changes one at a time. */
 export const VARIANTS: Record<string, { describe: string; env: Record<string, string> }> = {
   'session-1': {
     describe: 'the settings session 1 shipped (on this code): onnxruntime spinning threads, no micro-batcher, cuts every 32 inputs, no cache',
@@ -29,3 +29,13 @@ export const VARIANTS: Record<string, { describe: string; env: Record<string, st
     env: { FUNNEL_ONNX_WORKER: 'true' },
   },
 }
+
+/** The names in a comma-separated `--variants` list, refused when one is unknown. */
+export function checkVariants(list: string): string[] {
+  const names = list.split(',')
+  for (const name of names) if (VARIANTS[name] === undefined) throw new Error(`--variants: unknown '${name}'; known: ${Object.keys(VARIANTS).join(', ')}`)
+  return names
+}
+
+/** One line per variant, for --help. */
+export const describeVariants = (): string => Object.entries(VARIANTS).map(([name, v]) => `  ${name}: ${v.describe}`).join('\n')

@@ -1,9 +1,13 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { documentText, loadQueries, readCorpus } from './beir.js'
-import { chooseModel, mb, measure, preload, repoRoot, residentBytes, rotating, startServer, stopServer, table, uniqueText, withRssSampling, type RunRow, type ServerProcess } from './load-driver.js'
+import { numberList, parseCommand } from '../lib/args.js'
+import { corpusDocuments, queryTexts } from '../lib/datasets.js'
+import { chooseModel } from '../lib/models.js'
+import { resultPath, sharedDataset, writeResult } from '../lib/paths.js'
+import { loadAverage, machineInfo } from '../lib/report.js'
+import { startServer, stopServer, type ServerProcess } from '../lib/server.js'
+import { mb, measure, preload, residentBytes, rotating, table, uniqueText, withRssSampling, type RunRow } from './load-driver.js'
 
 const USAGE = `usage: npm run bench:load -- [--dataset ../shared/datasets/scifact] [--docs 2000] [--concurrency 1,8,32]
        [--duration 10] [--mixed-duration 30] [--mixed-connections 8] [--upsert-share 0.2] [--model ID]
@@ -19,26 +23,23 @@ searches while sampling the server's RSS every second. The server runs with its 
 const COLLECTION = 'bench-load'
 
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
-      dataset: { type: 'string', default: path.join(repoRoot, '../shared/datasets/scifact') },
-      docs: { type: 'string', default: '2000' },
-      concurrency: { type: 'string', default: '1,8,32' },
-      duration: { type: 'string', default: '10' },
-      'mixed-duration': { type: 'string', default: '30' },
-      'mixed-connections': { type: 'string', default: '8' },
-      'upsert-share': { type: 'string', default: '0.2' },
-      model: { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
-      'repeat-queries': { type: 'boolean', default: false },
-      out: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    dataset: { type: 'string', default: sharedDataset('scifact') },
+    docs: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '1,8,32' },
+    duration: { type: 'string', default: '10' },
+    'mixed-duration': { type: 'string', default: '30' },
+    'mixed-connections': { type: 'string', default: '8' },
+    'upsert-share': { type: 'string', default: '0.2' },
+    model: { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    'repeat-queries': { type: 'boolean', default: false },
+    out: { type: 'string' },
   })
   return {
     ...values,
     docs: Number(values.docs),
-    concurrency: values.concurrency.split(',').map(Number),
+    concurrency: numberList('concurrency', values.concurrency),
     duration: Number(values.duration),
     mixedDuration: Number(values['mixed-duration']),
     mixedConnections: Number(values['mixed-connections']),
@@ -74,13 +75,11 @@ async function runLoad(server: ServerProcess, options: Options, corpus: { id: st
 
 async function main(): Promise<void> {
   const options = parseOptions()
-  if (options.help) return void process.stdout.write(USAGE)
-  const loadAtStart = os.loadavg()
+  const loadAtStart = loadAverage()
   const work = await mkdtemp(path.join(os.tmpdir(), 'funnel-bench-load-'))
   const { modelsDir, model } = await chooseModel(options.model, work)
-  const corpus: { id: string; text: string }[] = []
-  for await (const doc of readCorpus(options.dataset)) corpus.push({ id: doc.id, text: documentText(doc) })
-  const queries = [...(await loadQueries(options.dataset)).values()].map((q) => q.text)
+  const corpus = await corpusDocuments(options.dataset)
+  const queries = await queryTexts(options.dataset)
   if (corpus.length < options.docs) throw new Error(`the dataset has ${corpus.length} documents; --docs asks for ${options.docs}`)
 
   const server = await startServer({ FUNNEL_DATA_DIR: path.join(work, 'data'), FUNNEL_MODELS_DIR: modelsDir, FUNNEL_EMBEDDING_MODEL: model, FUNNEL_BUILD_DEFAULT_MODEL: 'false', LOG_LEVEL: options['log-level'] })
@@ -90,7 +89,6 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: preloaded ${options.docs} documents in ${ingest.seconds.toFixed(1)} s\n`)
     const { rows, rss } = await runLoad(server, options, corpus, queries)
     const count = ((await (await fetch(`${server.url}/v1/collections/${COLLECTION}`)).json()) as { count: number }).count
-    const round2 = (xs: number[]) => xs.map((l) => Math.round(l * 100) / 100)
     const result = {
       model,
       dataset: path.basename(options.dataset),
@@ -101,18 +99,16 @@ async function main(): Promise<void> {
       preload: { seconds: Math.round(ingest.seconds * 10) / 10, docs_per_second: Math.round(options.docs / ingest.seconds) },
       rows,
       rss_bytes: { at_start: rssAtStart, mixed_start: rss.start, mixed_end: rss.end, mixed_max: rss.max, mixed_samples: rss.samples },
-      machine: { nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model, loadavg_start: round2(loadAtStart), loadavg_end: round2(os.loadavg()), node: process.version, platform: `${os.type()} ${os.release()}` },
+      machine: { ...machineInfo(), loadavg_start: loadAtStart, loadavg_end: loadAverage(), platform: `${os.type()} ${os.release()}` },
       date: new Date().toISOString(),
     }
-    const out = options.out ?? path.join(repoRoot, 'bench-results', `bench-load-${Date.now()}.json`)
-    await mkdir(path.dirname(out), { recursive: true })
-    await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+    const out = await writeResult(resultPath('bench-load', options.out), result)
     process.stdout.write(
       `model ${model}; ${options.docs} ${result.dataset} documents preloaded at ${result.preload.docs_per_second} docs/s; ${count} after the mixed run\n\n` +
         table(rows) +
         `\n\nserver RSS: ${mb(rssAtStart)} MiB at start; mixed run ${mb(rss.start)} MiB -> ${mb(rss.end)} MiB, max ${mb(rss.max)} MiB\n` +
-        `machine: ${result.machine.nproc} CPUs (${result.machine.cpu}), load average ${result.machine.loadavg_start.join(' ')} at start, ${result.machine.loadavg_end.join(' ')} at end; node ${process.version}\n` +
-        `result: ${path.relative(process.cwd(), out)}\n`,
+        `machine: ${result.machine.cpus} CPUs (${result.machine.cpu}), load average ${result.machine.loadavg_start.join(' ')} at start, ${result.machine.loadavg_end.join(' ')} at end; node ${process.version}\n` +
+        `result: ${out}\n`,
     )
   } finally {
     await stopServer(server)

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { judgedQueryIds, runEvaluation } from '../../src/eval/run-evaluation.js'
+import { judgedQueryIds, runEvaluation } from '../../../bench/eval/run-evaluation.js'
 
 // Three judged queries in qrels order q3, q1, q2; q9 is judged but has no text; q4 has a text but no qrels.
 const dataset = {

@@ -1,19 +1,19 @@
 /**
  * The embedding runtimes `bench-embeddings` compares, behind one interface: raw onnxruntime-node (the
- * floor), Funnel's EmbeddingModel, transformers.js, and sentence-transformers in a Python subprocess.
- *
- * The raw peer imports onnxruntime-node itself, on purpose: it measures the runtime without any Funnel
- * code in the way, so it must not go through src/inference.
+ * floor, ../lib/ort-floor.ts), Funnel's EmbeddingModel, transformers.js, and sentence-transformers in
+ * a Python subprocess (st_peer.py).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import path from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
-import * as ort from 'onnxruntime-node'
-import { EmbeddingModel, type EmbeddingBatch, type InputKind } from '../inference/embedding-model.js'
-import { cutSortedBatches } from '../inference/length-buckets.js'
-import type { EmbedFunction } from '../inference/micro-batcher.js'
-import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
-import { l2Normalize } from '../retrieval/vector-math.js'
+import { EmbeddingModel, type EmbeddingBatch, type InputKind } from '../../src/inference/embedding-model.js'
+import { cutSortedBatches } from '../../src/inference/length-buckets.js'
+import type { EmbedFunction } from '../../src/inference/micro-batcher.js'
+import { TextTokenizer, type TokenizedText } from '../../src/inference/tokenizer.js'
+import { l2Normalize } from '../../src/retrieval/vector-math.js'
+import { bertFeeds, OrtFloor, ortSessionOptions, type OrtFeeds, type RuntimeOptions } from '../lib/ort-floor.js'
+
+export type { RuntimeOptions }
 
 export interface EmbeddingPeer {
   readonly name: string
@@ -24,57 +24,29 @@ export interface EmbeddingPeer {
   close(): Promise<void>
 }
 
-export interface RuntimeOptions {
-  /** Intra-op threads; 0 keeps the runtime's default. */
-  threads: number
-  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all'
-  /** onnxruntime only: whether idle intra-op threads spin (onnxruntime's default) or sleep. */
-  allowSpinning?: boolean
-}
-
 const seconds = (started: number) => (performance.now() - started) / 1000
 
 function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let start = 0; start < items.length; start += size) yield items.slice(start, start + size)
 }
 
-/** Right-padded int64 feeds for one batch, as a BERT export takes them. */
-export function bertFeeds(batch: readonly TokenizedText[], inputNames: readonly string[]): Record<string, ort.Tensor> {
-  const maxLen = Math.max(1, ...batch.map((b) => b.ids.length))
-  const ids = new BigInt64Array(batch.length * maxLen)
-  const mask = new BigInt64Array(batch.length * maxLen)
-  const types = new BigInt64Array(batch.length * maxLen)
-  batch.forEach((item, b) =>
-    item.ids.forEach((id, t) => {
-      ids[b * maxLen + t] = BigInt(id)
-      mask[b * maxLen + t] = 1n
-      types[b * maxLen + t] = BigInt(item.typeIds[t] ?? 0)
-    }),
-  )
-  const dims = [batch.length, maxLen]
-  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, dims) }
-  if (inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, dims)
-  if (inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', types, dims)
-  return feeds
-}
-
 /**
- * The floor: onnxruntime-node alone on inputs tokenised, padded and packed before the clock starts.
- * Only `session.run` is timed; no pooling, no normalisation.
+ * The floor (an OrtFloor on the model's `last_hidden_state`): inputs tokenised, padded and packed
+ * before the clock starts; only `session.run` is timed; no pooling, no normalisation.
  */
 export class RawOrtPeer implements EmbeddingPeer {
-  private readonly prepared = new WeakMap<readonly string[], Map<string, Record<string, ort.Tensor>[]>>()
+  private readonly prepared = new WeakMap<readonly string[], Map<string, OrtFeeds[]>>()
 
   private constructor(
     readonly name: string,
-    private readonly session: ort.InferenceSession,
+    private readonly floor: OrtFloor,
     private readonly tokenizer: TextTokenizer,
     private readonly maxLength: number,
   ) {}
 
   static async open(name: string, modelDir: string, maxLength: number, options: RuntimeOptions): Promise<RawOrtPeer> {
-    const session = await ort.InferenceSession.create(path.join(modelDir, 'onnx', 'model.onnx'), ortSessionOptions(options))
-    return new RawOrtPeer(name, session, await TextTokenizer.fromDirectory(modelDir), maxLength)
+    const floor = await OrtFloor.open(path.join(modelDir, 'onnx', 'model.onnx'), options, 'last_hidden_state')
+    return new RawOrtPeer(name, floor, await TextTokenizer.fromDirectory(modelDir), maxLength)
   }
 
   tokenize(texts: readonly string[]): TokenizedText[] {
@@ -82,25 +54,22 @@ export class RawOrtPeer implements EmbeddingPeer {
   }
 
   /** Batches of `batchSize` in input order, or after sorting all inputs by length when `sorted`. */
-  prepare(texts: readonly string[], batchSize: number, sorted = false): Record<string, ort.Tensor>[] {
-    const byKey = this.prepared.get(texts) ?? new Map<string, Record<string, ort.Tensor>[]>()
+  prepare(texts: readonly string[], batchSize: number, sorted = false): OrtFeeds[] {
+    const byKey = this.prepared.get(texts) ?? new Map<string, OrtFeeds[]>()
     this.prepared.set(texts, byKey)
     const key = `${batchSize}:${sorted}`
     let feeds = byKey.get(key)
     if (feeds === undefined) {
       const encoded = this.tokenize(texts)
       if (sorted) encoded.sort((a, b) => a.ids.length - b.ids.length)
-      feeds = [...chunks(encoded, batchSize)].map((batch) => bertFeeds(batch, this.session.inputNames))
+      feeds = this.floor.feeds(encoded, batchSize)
       byKey.set(key, feeds)
     }
     return feeds
   }
 
   async time(texts: readonly string[], batchSize: number, sorted = false): Promise<number> {
-    const feeds = this.prepare(texts, batchSize, sorted)
-    const started = performance.now()
-    for (const feed of feeds) await this.session.run(feed, ['last_hidden_state'])
-    return seconds(started)
+    return this.floor.time(this.prepare(texts, batchSize, sorted))
   }
 
   /**
@@ -117,7 +86,7 @@ export class RawOrtPeer implements EmbeddingPeer {
       for (const [start, end] of cutSortedBatches(order.map((i) => encoded[i]!.ids.length), maxBatch, maxPaddingRatio)) {
         const slice = order.slice(start, end)
         const batch = slice.map((i) => encoded[i]!)
-        const output = (await this.session.run(bertFeeds(batch, this.session.inputNames), ['last_hidden_state'])).last_hidden_state!
+        const output = await this.floor.run(bertFeeds(batch, this.floor.session.inputNames))
         const [, width, hidden] = output.dims as [number, number, number]
         const data = output.data as Float32Array
         slice.forEach((inputIndex, b) => (vectors[inputIndex] = meanPool(data, b * width * hidden, batch[b]!.ids.length, hidden)))
@@ -132,7 +101,7 @@ export class RawOrtPeer implements EmbeddingPeer {
   }
 
   async close(): Promise<void> {
-    await this.session.release()
+    await this.floor.release()
   }
 }
 
@@ -141,18 +110,6 @@ function meanPool(data: Float32Array, base: number, length: number, hidden: numb
   for (let t = 0; t < length; t++) for (let h = 0; h < hidden; h++) pooled[h]! += data[base + t * hidden + h]!
   for (let h = 0; h < hidden; h++) pooled[h] = pooled[h]! / Math.max(length, 1)
   return l2Normalize(pooled)
-}
-
-export function ortSessionOptions(options: RuntimeOptions): ort.InferenceSession.SessionOptions {
-  const sessionOptions: ort.InferenceSession.SessionOptions = {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-  }
-  if (options.threads > 0) sessionOptions.intraOpNumThreads = options.threads
-  if (options.allowSpinning !== undefined) {
-    sessionOptions.extra = { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } }
-  }
-  return sessionOptions
 }
 
 /** Funnel's own path: tokenise, length-sort, pad, run, mean-pool, normalise. */
@@ -243,7 +200,7 @@ export interface SentenceTransformersInfo {
   max_seq_length: number
 }
 
-/** sentence-transformers (PyTorch) in a long-lived `scripts/bench/st_peer.py --serve` subprocess. */
+/** sentence-transformers (PyTorch) in a long-lived `st_peer.py --serve` subprocess (beside this file). */
 export class SentenceTransformersPeer implements EmbeddingPeer {
   private readonly pending: ((line: string) => void)[] = []
 

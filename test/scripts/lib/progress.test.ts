@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createProgress, formatDuration } from '../../src/eval/progress.js'
+import { createProgress, formatDuration } from '../../../scripts/lib/progress.js'
 
 function fakeStream(isTTY: boolean) {
   const chunks: string[] = []
@@ -99,8 +99,23 @@ t.test('a total of 0 and invalid totals', async (t) => {
 })
 
 t.test('the clock defaults to performance.now', async (t) => {
-  const progress = createProgress({ label: 'default', total: 1, stream: { write: () => true } })
-  progress.tick()
+  // No `now` option: the ETA and the final elapsed time must come from performance.now, so a fake
+  // performance.now drives them as an injected clock would.
+  let ms = 1_000
+  t.intercept(performance, 'now', { value: () => ms })
+  const { chunks, stream } = fakeStream(false)
+  const progress = createProgress({ label: 'default', total: 10, stream, intervalMs: 0 })
+  ms += 2_000
+  progress.tick(1) // 1 in 2 s = 0.5/s; 9 left -> 18 s
+  ms += 3_000
   progress.done()
-  t.pass('runs without an injected clock')
+  t.same(chunks, ['default  1/10  10.0%  0.5/s  ETA 0:18\n', 'default  1/10  10.0%  0.2/s  in 0:05\n'])
+})
+
+t.test('the stream defaults to stderr', async (t) => {
+  const written: string[] = []
+  t.intercept(process.stderr, 'write', { value: (chunk: string) => written.push(chunk) })
+  t.intercept(process.stderr, 'isTTY', { value: false })
+  createProgress({ label: 'to stderr', total: 0, now: () => 0 }).done()
+  t.same(written, ['to stderr  0/0  100.0%  -/s  in 0:00\n'])
 })

@@ -1,9 +1,9 @@
-import type { Candidate } from '../candidate.js'
-import type { Reranker } from '../rerank/reranker.js'
-import type { BeirQrels } from './beir.js'
-import { summarizeLatencies, type LatencySummary } from './latency.js'
-import { evaluateRun, rankEntries } from './metrics.js'
-import type { Progress } from './progress.js'
+import type { Progress } from '../../scripts/lib/progress.js'
+import type { Candidate } from '../../src/candidate.js'
+import type { BeirQrels } from '../../src/eval/beir.js'
+import { evaluateRun, rankEntries } from '../../src/eval/metrics.js'
+import type { Reranker } from '../../src/rerank/reranker.js'
+import { summarizeLatencies, type LatencySummary } from '../lib/stats.js'
 
 /** One stage of the cascade under evaluation: the same meaning as a `rerank.stages` entry. */
 export interface EvaluatedStage {

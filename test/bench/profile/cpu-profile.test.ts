@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { summariseProfile, type CpuProfile } from '../../src/eval/cpu-profile.js'
+import { summariseProfile, type CpuProfile } from '../../../bench/profile/cpu-profile.js'
 
 const frame = (functionName: string, url = '') => ({ functionName, url, lineNumber: 0 })
 

@@ -1,5 +1,7 @@
 /**
- * Latency percentiles by linear interpolation between closest ranks — numpy's default
+ * Medians, latency percentiles and padding, computed one way for every bench.
+ *
+ * Percentiles interpolate linearly between closest ranks — numpy's default
  * (`numpy.percentile(..., method='linear')`, Hyndman & Fan type 7): the p-th percentile of n sorted
  * values sits at 0-based position (n - 1) * p / 100. With few samples p99 therefore lies between the
  * two slowest requests rather than being the slowest one, as nearest-rank would give.
@@ -52,4 +54,31 @@ export function summarizeLatencies(ms: readonly number[]): LatencySummary {
     p99: round2(percentileOfSorted(sorted, 99)),
     max: round2(sorted[sorted.length - 1]!),
   }
+}
+
+/** The middle value, or the mean of the two middle ones; NaN for no values. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  if (sorted.length === 0) return Number.NaN
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** The lower of the two middle values: always one of the samples, so the run it came from can be found. */
+export function lowerMedian(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('lowerMedian: the list is empty; at least one value is needed')
+  return [...values].sort((a, b) => a - b)[(values.length - 1) >> 1]!
+}
+
+/**
+ * Padded tokens over real tokens when inputs of `lengths` run in consecutive batches of `batchSize`,
+ * in the order given (each batch pads to its longest input; 1 = no padding).
+ */
+export function paddingRatio(lengths: readonly number[], batchSize: number): number {
+  let padded = 0
+  for (let from = 0; from < lengths.length; from += batchSize) {
+    const batch = lengths.slice(from, from + batchSize)
+    padded += Math.max(...batch) * batch.length
+  }
+  return padded / lengths.reduce((a, b) => a + b, 0)
 }

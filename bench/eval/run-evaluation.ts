@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
-import type { SearchRequest } from '../pipeline/search.js'
-import { loadQrels, loadQueries, type BeirQrels, type BeirQuery } from './beir.js'
-import { summarizeLatencies, type LatencySummary } from './latency.js'
-import { evaluateRun } from './metrics.js'
-import { createProgress } from './progress.js'
+import { createProgress } from '../../scripts/lib/progress.js'
+import { loadQrels, loadQueries, type BeirQrels, type BeirQuery } from '../../src/eval/beir.js'
+import { evaluateRun } from '../../src/eval/metrics.js'
+import type { SearchRequest } from '../../src/pipeline/search.js'
+import { summarizeLatencies, type LatencySummary } from '../lib/stats.js'
 
 export interface EvaluationOutcome {
   queries: number

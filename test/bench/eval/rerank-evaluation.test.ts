@@ -3,17 +3,17 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { loadConfig } from '../../src/config.js'
-import { loadQrels, loadQueries, readCorpus } from '../../src/eval/beir.js'
-import { evaluateReranking, type EvaluatedStage } from '../../src/eval/rerank-evaluation.js'
-import { formatStageTable, rerankPlan, runRerankEval } from '../../src/eval/rerank-eval-command.js'
-import { readTrecRun } from '../../src/eval/trec-run.js'
-import type { Candidate } from '../../src/candidate.js'
-import { CrossEncoderReranker } from '../../src/rerank/cross-encoder.js'
-import type { Reranker } from '../../src/rerank/reranker.js'
-import { fixtureModelDir } from '../helpers/fixture-models.js'
+import { loadConfig } from '../../../src/config.js'
+import { loadQrels, loadQueries, readCorpus } from '../../../src/eval/beir.js'
+import { evaluateReranking, type EvaluatedStage } from '../../../bench/eval/rerank-evaluation.js'
+import { formatStageTable, rerankPlan, runRerankEval } from '../../../bench/eval/rerank-eval-command.js'
+import { readTrecRun } from '../../../src/eval/trec-run.js'
+import type { Candidate } from '../../../src/candidate.js'
+import { CrossEncoderReranker } from '../../../src/rerank/cross-encoder.js'
+import type { Reranker } from '../../../src/rerank/reranker.js'
+import { fixtureModelDir } from '../../helpers/fixture-models.js'
 
-const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/rerank-eval')
+const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/rerank-eval')
 
 /** Orders candidates by the length of their text (longest first): a reranker whose order is easy to predict. */
 function byLength(name: string, calls: string[][]): Reranker {

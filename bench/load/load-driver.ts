@@ -1,18 +1,11 @@
 /**
- * What the HTTP load benchmarks share: a Funnel server as a child process, autocannon runs and their
- * result rows, collection preloading, and RSS sampling.
+ * What the autocannon benches share (bench-load, bench-hot-path, profile-search): autocannon runs and
+ * their result rows, requests whose body changes each send, collection preloading, and RSS sampling.
+ * The server itself comes from ../lib/server.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { cp, readFile, readdir } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import net from 'node:net'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const DEFAULT_MODEL = 'funnel/glove-6b-100d-static'
-const FIXTURE_MODEL = 'test/tiny-bert-mean'
+import { markdownTable } from '../lib/report.js'
 
 /** The slice of autocannon's API used here (the package ships no types). */
 export interface AutocannonRequest {
@@ -62,70 +55,11 @@ export interface RunRow {
   status_codes: Record<string, number>
 }
 
-export interface ServerProcess {
-  child: ChildProcess
-  url: string
-}
-
-/** A loopback port free right now (the server binds it a moment later). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as net.AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
-}
-
-/**
- * Starts `src/server.ts` (of this checkout, or of another one at `root`, e.g. a git worktree of an
- * older commit) on 127.0.0.1 and waits for /readyz. Its log is drained, not parsed.
- */
-export async function startServer(env: Record<string, string>, nodeArgs: readonly string[] = [], root = repoRoot): Promise<ServerProcess> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(root, 'src/server.ts')], {
-    cwd: root,
-    env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  child.stdout!.resume()
-  let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 1200; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${stderr}`)
-    const res = await fetch(`${url}/readyz`).catch(() => undefined)
-    if (res?.status === 200) return { child, url }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error(`server never became ready: ${stderr}`)
-}
-
-export async function stopServer(server: ServerProcess): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return
-  const exited = new Promise((resolve) => server.child.once('exit', resolve))
-  server.child.kill('SIGTERM')
-  await exited
-}
-
 /** Resident set size of a process in bytes, from /proc (Linux); undefined elsewhere. */
 export async function residentBytes(pid: number): Promise<number | undefined> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined)
   const match = status === undefined ? null : /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
   return match ? Number(match[1]) * 1024 : undefined
-}
-
-/** The models directory and model id: the offline default when built, else the fixture embedder. */
-export async function chooseModel(requested: string | undefined, work: string): Promise<{ modelsDir: string; model: string }> {
-  const modelsDir = path.join(repoRoot, 'models')
-  const wanted = requested ?? DEFAULT_MODEL
-  if (existsSync(path.join(modelsDir, wanted, 'model.onnx')) || existsSync(path.join(modelsDir, wanted, 'onnx/model.onnx'))) return { modelsDir, model: wanted }
-  if (requested !== undefined) throw new Error(`model '${requested}' not found under ${modelsDir}`)
-  const fixtureDir = path.join(work, 'models', FIXTURE_MODEL)
-  await cp(path.join(repoRoot, 'test/fixtures/models/tiny-bert-mean'), fixtureDir, { recursive: true })
-  const tokenizerDir = path.join(repoRoot, 'test/fixtures/tokenizers/bert-base-uncased')
-  for (const file of await readdir(tokenizerDir)) if (file.endsWith('.json') || file === 'vocab.txt') await cp(path.join(tokenizerDir, file), path.join(fixtureDir, file))
-  return { modelsDir: path.join(work, 'models'), model: FIXTURE_MODEL }
 }
 
 export async function send(url: string, method: string, body: unknown): Promise<unknown> {
@@ -142,7 +76,6 @@ export async function preload(url: string, collection: string, model: string, co
   return { seconds: (performance.now() - started) / 1000 }
 }
 
-/** A request whose body is rebuilt before each send from the next item of `items`. */
 let uniqueCounter = 0
 
 /**
@@ -151,6 +84,7 @@ let uniqueCounter = 0
  */
 export const uniqueText = (text: string): string => `${text} ${uniqueCounter++}`
 
+/** A request whose body is rebuilt before each send from the next item of `items`. */
 export function rotating(method: string, route: string, items: readonly string[], body: (item: string, n: number) => unknown): AutocannonRequest {
   let n = 0
   return {
@@ -203,6 +137,6 @@ export async function withRssSampling<T>(pid: number, work: () => Promise<T>): P
 export const mb = (bytes: number) => Math.round(bytes / 1024 / 102.4) / 10
 
 export function table(rows: RunRow[]): string {
-  const header = '| run | connections | requests | req/s | p50 ms | p99 ms | max ms | non-2xx | 5xx | socket errors |\n|---|---|---|---|---|---|---|---|---|---|\n'
-  return header + rows.map((r) => `| ${r.run} | ${r.connections} | ${r.requests} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.max_ms} | ${r.non2xx} | ${r.server_errors} | ${r.errors} |`).join('\n')
+  const header = ['run', 'connections', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', '5xx', 'socket errors']
+  return markdownTable(header, rows.map((r) => [r.run, r.connections, r.requests, r.rps, r.p50_ms, r.p99_ms, r.max_ms, r.non2xx, r.server_errors, r.errors]))
 }

@@ -1,17 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import type { FastifyInstance } from 'fastify'
-import { baselineProbability, DEFAULT_CALIBRATION_TOP_K, type JudgedQuery, type StageFitReport } from '../calibration/calibration-service.js'
-import type { StageName } from '../candidate.js'
-import { binarize, type CalibrationExample } from '../calibration/fit.js'
-import { calibrationSummary, reliabilityBins, type CalibrationSummary } from '../calibration/metrics.js'
-import { reliabilityDiagramForFit, renderReliabilitySvg } from '../calibration/reliability-svg.js'
-import type { RetrievalMode } from '../pipeline/first-pass.js'
-import { loadQrels, loadQueries } from './beir.js'
-import { indexBeirCorpus, openHarness } from './harness.js'
-import { createProgress } from './progress.js'
+import { createProgress } from '../../scripts/lib/progress.js'
+import { baselineProbability, DEFAULT_CALIBRATION_TOP_K, type JudgedQuery, type StageFitReport } from '../../src/pipeline/calibration-service.js'
+import { binarize, type CalibrationExample } from '../../src/calibration/fit.js'
+import { calibrationSummary, reliabilityBins, type CalibrationSummary } from '../../src/calibration/metrics.js'
+import { reliabilityDiagramForFit, renderReliabilitySvg } from '../../src/calibration/reliability-svg.js'
+import type { StageName } from '../../src/candidate.js'
+import { loadQrels, loadQueries } from '../../src/eval/beir.js'
+import type { RetrievalMode } from '../../src/pipeline/first-pass.js'
+import { exitWithUsage, parseCommand, positiveInt } from '../lib/args.js'
+import { indexBeirCorpus, openHarness } from '../lib/harness.js'
+import { resultPath, writeResult } from '../lib/paths.js'
+import { machineInfo } from '../lib/report.js'
 
 const USAGE = `usage: npm run calibrate -- --dataset DIR [--split train] [options]
 
@@ -68,32 +70,21 @@ interface Row {
 }
 
 function parseOptions(): Options {
-  const { values } = parseArgs({
-    options: {
-      dataset: { type: 'string' },
-      split: { type: 'string', default: 'train' },
-      'eval-split': { type: 'string', default: 'test' },
-      'eval-dataset': { type: 'string' },
-      model: { type: 'string' },
-      mode: { type: 'string', default: 'dense,lexical' },
-      'top-k': { type: 'string', default: String(DEFAULT_CALIBRATION_TOP_K) },
-      'label-threshold': { type: 'string', default: '1' },
-      folds: { type: 'string' },
-      'svg-dir': { type: 'string' },
-      'data-dir': { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    dataset: { type: 'string' },
+    split: { type: 'string', default: 'train' },
+    'eval-split': { type: 'string', default: 'test' },
+    'eval-dataset': { type: 'string' },
+    model: { type: 'string' },
+    mode: { type: 'string', default: 'dense,lexical' },
+    'top-k': { type: 'string', default: String(DEFAULT_CALIBRATION_TOP_K) },
+    'label-threshold': { type: 'string', default: '1' },
+    folds: { type: 'string' },
+    'svg-dir': { type: 'string' },
+    'data-dir': { type: 'string' },
+    out: { type: 'string' },
   })
-  if (values.help || values.dataset === undefined) {
-    process.stderr.write(USAGE)
-    process.exit(values.help ? 0 : 2)
-  }
-  const positive = (name: string, raw: string): number => {
-    const n = Number(raw)
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`)
-    return n
-  }
+  if (values.dataset === undefined) exitWithUsage(USAGE)
   const modes = values.mode.split(',').map((m) => m.trim())
   for (const m of modes) if (!['dense', 'lexical', 'hybrid'].includes(m)) throw new Error(`--mode: '${m}' is not a mode; use dense, lexical or hybrid`)
   const threshold = Number(values['label-threshold'])
@@ -105,9 +96,9 @@ function parseOptions(): Options {
     evalDataset: values['eval-dataset'] === undefined ? undefined : path.resolve(values['eval-dataset']),
     model: values.model,
     modes: modes as RetrievalMode[],
-    topK: positive('top-k', values['top-k']),
+    topK: positiveInt('top-k', values['top-k']),
     labelThreshold: threshold,
-    folds: values.folds === undefined ? undefined : positive('folds', values.folds),
+    folds: values.folds === undefined ? undefined : positiveInt('folds', values.folds),
     svgDir: values['svg-dir'],
     dataDir: values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-eval'),
     out: values.out,
@@ -231,12 +222,10 @@ async function main(): Promise<void> {
       label_threshold: options.labelThreshold,
       unjudged: 'not relevant',
       rows,
-      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+      machine: machineInfo(),
       date: new Date().toISOString(),
     }
-    const out = options.out ?? path.join('bench-results', `calibrate-${dataset}-${Date.now()}.json`)
-    await mkdir(path.dirname(out), { recursive: true })
-    await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+    const out = await writeResult(resultPath(`calibrate-${dataset}`, options.out), result)
     const svgs = rows.flatMap((r) => (r.svg === undefined ? [] : [r.svg]))
     process.stdout.write(`${table(rows)}\n\nresult       ${out}\n${svgs.length > 0 ? `diagrams     ${svgs.join('\n             ')}\n` : ''}`)
   } finally {

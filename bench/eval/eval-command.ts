@@ -1,12 +1,13 @@
-import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
-import { indexBeirCorpus, openHarness } from './harness.js'
-import { runEvaluation } from './run-evaluation.js'
+import { writeTrecRun } from '../../src/eval/trec-run.js'
+import { parseRerankStages } from '../../src/rerank/reranker-pool.js'
+import { exitWithUsage, optionalPositiveInt, parseCommand, positiveInt } from '../lib/args.js'
+import { indexBeirCorpus, openHarness } from '../lib/harness.js'
+import { resultPath, writeResult } from '../lib/paths.js'
+import { machineInfo } from '../lib/report.js'
 import { runRerankEval } from './rerank-eval-command.js'
-import { parseRerankStages } from '../rerank/reranker-pool.js'
-import { writeTrecRun } from './trec-run.js'
+import { runEvaluation } from './run-evaluation.js'
 
 const USAGE = `usage: npm run eval -- --dataset DIR [--split test] [options]
        npm run eval -- --dataset DIR --first-stage RUNFILE --rerank STAGES|default [options]
@@ -44,53 +45,41 @@ stage, with each stage's p50/p95 milliseconds per query.
 `
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      dataset: { type: 'string' },
-      split: { type: 'string', default: 'test' },
-      'max-queries': { type: 'string' },
-      model: { type: 'string' },
-      'index-dims': { type: 'string' },
-      oversample: { type: 'string' },
-      dimensions: { type: 'string' },
-      'top-k': { type: 'string', default: '100' },
-      request: { type: 'string' },
-      mode: { type: 'string' },
-      prf: { type: 'boolean', default: false },
-      'prf-depth': { type: 'string' },
-      'no-guard': { type: 'boolean', default: false },
-      rerank: { type: 'string' },
-      'first-stage': { type: 'string' },
-      depth: { type: 'string' },
-      'recall-at': { type: 'string', default: '20,100' },
-      collection: { type: 'string' },
-      reuse: { type: 'boolean', default: false },
-      'data-dir': { type: 'string' },
-      out: { type: 'string' },
-      'run-file': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    dataset: { type: 'string' },
+    split: { type: 'string', default: 'test' },
+    'max-queries': { type: 'string' },
+    model: { type: 'string' },
+    'index-dims': { type: 'string' },
+    oversample: { type: 'string' },
+    dimensions: { type: 'string' },
+    'top-k': { type: 'string', default: '100' },
+    request: { type: 'string' },
+    mode: { type: 'string' },
+    prf: { type: 'boolean', default: false },
+    'prf-depth': { type: 'string' },
+    'no-guard': { type: 'boolean', default: false },
+    rerank: { type: 'string' },
+    'first-stage': { type: 'string' },
+    depth: { type: 'string' },
+    'recall-at': { type: 'string', default: '20,100' },
+    collection: { type: 'string' },
+    reuse: { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+    out: { type: 'string' },
+    'run-file': { type: 'string' },
   })
-  if (values.help || values.dataset === undefined) {
-    process.stderr.write(USAGE)
-    process.exit(values.help ? 0 : 2)
-  }
-  const int = (name: string, raw: string | undefined): number | undefined => {
-    if (raw === undefined) return undefined
-    const n = Number(raw)
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${raw}`)
-    return n
-  }
-  const maxQueries = int('max-queries', values['max-queries']) // checked before the slow indexing
+  if (values.dataset === undefined) exitWithUsage(USAGE)
+  const maxQueries = optionalPositiveInt('max-queries', values['max-queries']) // checked before the slow indexing
   if (values['first-stage'] !== undefined) {
     if (values.rerank === undefined) throw new Error('--first-stage needs --rerank STAGES (model:top_n,...) or --rerank default')
-    const depth = int('depth', values.depth)
+    const depth = optionalPositiveInt('depth', values.depth)
     await runRerankEval({
       dataset: values.dataset,
       split: values.split,
       firstStage: values['first-stage'],
       rerank: values.rerank,
-      recallAt: values['recall-at'].split(',').map((k) => int('recall-at', k.trim())!),
+      recallAt: values['recall-at'].split(',').map((k) => positiveInt('recall-at', k.trim())),
       ...(maxQueries !== undefined && { maxQueries }),
       ...(depth !== undefined && { depth }),
       ...(values.out !== undefined && { out: values.out }),
@@ -104,7 +93,7 @@ async function main(): Promise<void> {
   const app = await openHarness({ dataDir, ...(values.model !== undefined && { embeddingModel: values.model }) })
   try {
     const model = values.model ?? app.models.defaultModelId
-    const indexDims = int('index-dims', values['index-dims'])
+    const indexDims = optionalPositiveInt('index-dims', values['index-dims'])
     const collection = values.collection ?? `${dataset}-${model.replace(/[^A-Za-z0-9]/g, '-')}${indexDims === undefined ? '' : `-d${indexDims}`}`.slice(0, 64)
     const indexing = await indexBeirCorpus(app, datasetDir, {
       collection,
@@ -114,13 +103,13 @@ async function main(): Promise<void> {
     })
     const extra: Record<string, unknown> = {
       ...(values.mode !== undefined && { mode: values.mode }),
-      ...(values.prf && { prf: { enabled: true, guard: !values['no-guard'], ...(values['prf-depth'] !== undefined && { depth: int('prf-depth', values['prf-depth']) }) } }),
+      ...(values.prf && { prf: { enabled: true, guard: !values['no-guard'], ...(values['prf-depth'] !== undefined && { depth: positiveInt('prf-depth', values['prf-depth']) }) } }),
       ...(values.rerank !== undefined && { rerank: { stages: parseRerankStages(values.rerank) } }),
       ...(values.request === undefined ? {} : (JSON.parse(values.request) as Record<string, unknown>)),
     }
-    const topK = int('top-k', values['top-k'])!
-    const oversample = int('oversample', values.oversample)
-    const dimensions = int('dimensions', values.dimensions)
+    const topK = positiveInt('top-k', values['top-k'])
+    const oversample = optionalPositiveInt('oversample', values.oversample)
+    const dimensions = optionalPositiveInt('dimensions', values.dimensions)
     const outcome = await runEvaluation(app, collection, datasetDir, values.split, {
       top_k: topK,
       include: [],
@@ -144,12 +133,10 @@ async function main(): Promise<void> {
       ...(outcome.prf_original_share !== undefined && { prf_original_share: outcome.prf_original_share }),
       latency_ms: latency,
       indexing: { documents: indexing.documents, seconds: Math.round(indexing.seconds * 10) / 10, docs_per_second: Math.round(indexing.docsPerSecond), reused: indexing.reused },
-      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+      machine: machineInfo(),
       date: new Date().toISOString(),
     }
-    const out = values.out ?? path.join('bench-results', `eval-${dataset}-${Date.now()}.json`)
-    await mkdir(path.dirname(out), { recursive: true })
-    await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+    const out = await writeResult(resultPath(`eval-${dataset}`, values.out), result)
     if (values['run-file'] !== undefined) await writeTrecRun(values['run-file'], run, { tag: 'funnel' })
     const m = outcome.metrics
     const subset = outcome.subset === undefined ? '' : `; SUBSET: the first ${outcome.subset.first} of ${outcome.subset.of} judged, qrels order`
