@@ -374,7 +374,8 @@ async function appendBody(response: Response, part: string, offset: number, onBy
   let received = offset
   try {
     if (response.body !== null) {
-      for await (const chunk of response.body) {
+      // Node's web streams are async-iterable; the DOM lib's ReadableStream type (pulled in by a dependency's types) says otherwise.
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         await handle.write(chunk)
         received += chunk.byteLength
         onBytes(received)
