@@ -2,20 +2,13 @@ import type { Calibrators } from '../calibration/calibrator-store.js'
 import { STAGE_NAMES, type StageName } from '../candidate.js'
 import { sigmoid } from '../calibration/platt.js'
 import type { Candidate } from '../candidate.js'
+import type { RelevanceSource } from '../schemas/rerank.js'
 import type { RerankScoreKey } from './reranker.js'
-
-/**
- * Where a `relevance_score` came from:
- * - `calibrator`: the fitted calibrator of (model, stage) (POST /v1/calibration/fit), a probability;
- * - `sigmoid`: sigmoid(raw logit), the cross-encoder's own reading of its logit as P(relevant);
- * - `cosine`: (cosine + 1) / 2, for a bi-encoder stage;
- * - `rank`: a listwise stage's 1/(rank + 1), already in (0, 1] but a rank, not a probability.
- */
-export type RelevanceSource = 'calibrator' | 'sigmoid' | 'cosine' | 'rank'
 
 export interface RelevanceScores {
   /** One score in 0..1 per candidate, in the order given. */
   scores: number[]
+  /** How the scores were read from the raw ones (the values are documented in src/schemas/rerank.ts). */
   source: RelevanceSource
 }
 

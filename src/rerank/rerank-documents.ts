@@ -1,7 +1,8 @@
 import type { Calibrators } from '../calibration/calibrator-store.js'
 import { errors } from '../errors.js'
 import { elapsedMs, type Candidate } from '../candidate.js'
-import { relevanceScores, type RelevanceSource } from './relevance.js'
+import type { RelevanceSource } from '../schemas/rerank.js'
+import { relevanceScores } from './relevance.js'
 import type { Reranker } from './reranker.js'
 
 export interface RerankDocumentsRequest {
