@@ -2,9 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { parseCommand } from '../lib/args.js'
+import { modelsDir } from '../lib/models.js'
 
 const USAGE = `usage: npm run bench:event-loop -- [--models-dir ./models] [--model funnel/glove-6b-100d-static] [--only name,name]
 
@@ -55,18 +56,11 @@ interface CaseResult {
 }
 
 function parseOptions() {
-  const { values } = parseArgs({
-    options: {
-      'models-dir': { type: 'string', default: path.resolve('models') },
-      model: { type: 'string', default: 'funnel/glove-6b-100d-static' },
-      only: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    'models-dir': { type: 'string', default: modelsDir },
+    model: { type: 'string', default: 'funnel/glove-6b-100d-static' },
+    only: { type: 'string' },
   })
-  if (values.help) {
-    console.log(USAGE)
-    process.exit(0)
-  }
   return { modelsDir: values['models-dir'], model: values.model, only: values.only?.split(',') }
 }
 

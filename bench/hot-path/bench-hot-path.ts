@@ -1,15 +1,12 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises'
-import os from 'node:os'
+import { cp, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { numberList, parseCommand } from '../lib/args.js'
-import { corpusDocuments, queryTexts } from '../lib/datasets.js'
-import { chooseModel } from '../lib/models.js'
 import { resultPath, sharedDataset, writeResult } from '../lib/paths.js'
 import { loadAverage, machineInfo } from '../lib/report.js'
 import { startServer, stopServer, type ServerProcess } from '../lib/server.js'
 import { lowerMedian } from '../lib/stats.js'
-import { measure, preload, rotating, uniqueText, type AutocannonRequest, type RunRow } from '../load/load-driver.js'
-import { VARIANTS, checkVariants, describeVariants } from './variants.js'
+import { measure, rotating, uniqueText, type AutocannonRequest, type RunRow } from '../load/load-driver.js'
+import { VARIANTS, checkVariants, describeVariants, prepareVariants } from './variants.js'
 
 const USAGE = `usage: npm run bench:hot-path -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
        [--docs 500] [--concurrency 1,8,32] [--duration 10] [--rounds 2] [--variants a,b,...] [--cache-pool 50]
@@ -69,18 +66,8 @@ async function startVariants(names: string[], base: Record<string, string>, data
 async function main(): Promise<void> {
   const options = parseOptions()
   const loadAtStart = loadAverage()
-  const work = await mkdtemp(path.join(os.tmpdir(), 'funnel-bench-hot-path-'))
-  const { modelsDir, model } = await chooseModel(options.model, work)
-  const corpus = await corpusDocuments(options.dataset, options.docs)
-  const queries = await queryTexts(options.dataset)
-  const base = { FUNNEL_MODELS_DIR: modelsDir, FUNNEL_EMBEDDING_MODEL: model, FUNNEL_BUILD_DEFAULT_MODEL: 'false', LOG_LEVEL: 'warn', FUNNEL_RATE_LIMIT_RPS: '0' }
-
-  // One preload, copied to every variant: the servers differ only in their settings.
-  const seedDir = path.join(work, 'data-seed')
-  const seed = await startServer({ ...base, FUNNEL_DATA_DIR: seedDir })
-  const ingest = await preload(seed.url, COLLECTION, model, corpus, options.docs)
-  await stopServer(seed)
-  process.stderr.write(`bench: preloaded ${options.docs} documents in ${ingest.seconds.toFixed(1)} s\n`)
+  const { work, model, queries, base, seedDir, preloadSeconds } = await prepareVariants({ ...options, collection: COLLECTION, workPrefix: 'funnel-bench-hot-path-' })
+  process.stderr.write(`bench: preloaded ${options.docs} documents in ${preloadSeconds.toFixed(1)} s\n`)
 
   const names = [...new Set([...options.variants, 'default'])]
   const servers = await startVariants(names, base, seedDir, work)
@@ -112,7 +99,7 @@ async function main(): Promise<void> {
       const search = rotating('POST', `/v1/collections/${COLLECTION}/search`, pool, (q) => ({ query: q, top_k: 10 }))
       cacheRows.push({ variant, row: await measure(server.url, `search, ${pool.length} repeated queries [${variant}]`, 8, options.duration, [search]) })
     }
-    await report(options, model, ingest.seconds, cells, cacheRows, loadAtStart)
+    await report(options, model, preloadSeconds, cells, cacheRows, loadAtStart)
   } finally {
     await Promise.all([...servers.values()].map(stopServer))
     await rm(work, { recursive: true, force: true })

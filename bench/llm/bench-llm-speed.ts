@@ -15,7 +15,10 @@ import { OnnxCausalLmBackend } from '../../src/rerank/listwise/onnx-causal-lm.js
 import { ListwisePromptBuilder } from '../../src/rerank/listwise/prompt.js'
 import { GgufModel } from '../../src/rerank/llm/gguf-model.js'
 import { LlamaCppListwiseBackend } from '../../src/rerank/llm/llama-cpp-listwise-backend.js'
-import { loadRerankData, median, parseFlags } from './rerank-data.js'
+import { parseFlags } from '../lib/args.js'
+import { sharedDataset } from '../lib/paths.js'
+import { median } from '../lib/stats.js'
+import { loadRerankData } from './rerank-data.js'
 
 const flags = parseFlags(process.argv.slice(2))
 const ggufPath = flags.get('gguf') ?? 'models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF'
@@ -23,7 +26,7 @@ const onnxDir = flags.get('onnx')
 const passagesPerWindow = Number(flags.get('passages') ?? 20)
 const rounds = Number(flags.get('rounds') ?? 3)
 const threads = Number(flags.get('threads') ?? 1)
-const dataset = flags.get('dataset') ?? '../shared/datasets/trec-dl19'
+const dataset = flags.get('dataset') ?? sharedDataset('trec-dl19')
 
 const { queries } = await loadRerankData(dataset, path.join(dataset, 'bm25-top100.run'), passagesPerWindow + 10)
 const query = queries[0]!

@@ -14,6 +14,8 @@ import { ndcgAtK } from '../../src/eval/metrics.js'
 import type { Candidate } from '../../src/candidate.js'
 import { createReranker } from '../../src/rerank/registry.js'
 import type { Reranker } from '../../src/rerank/reranker.js'
+import { parseFlags, repeated } from '../lib/args.js'
+import { sharedDataset } from '../lib/paths.js'
 import { loadRerankData } from './rerank-data.js'
 
 export const injections = [
@@ -23,12 +25,12 @@ export const injections = [
 ]
 
 const args = process.argv.slice(2)
-const stages = args.flatMap((a, i) => (a === '--stage' ? [args[i + 1]!] : []))
-const flag = (name: string, fallback: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1]! : fallback)
-const dataset = flag('dataset', '../shared/datasets/trec-dl19')
-const top = Number(flag('top', '20'))
-const maxQueries = Number(flag('queries', '3'))
-const threads = Number(flag('threads', '1'))
+const stages = repeated(args, 'stage')
+const flags = parseFlags(args)
+const dataset = flags.get('dataset') ?? sharedDataset('trec-dl19')
+const top = Number(flags.get('top') ?? 20)
+const maxQueries = Number(flags.get('queries') ?? 3)
+const threads = Number(flags.get('threads') ?? 1)
 const perQuery = 5
 
 async function build(spec: string): Promise<Reranker> {

@@ -47,22 +47,3 @@ export async function loadRerankData(dir: string, runFile: string, topN: number,
   }
   return { queries: out, qrels }
 }
-
-/** Parses --name value pairs; a flag without a value reads as 'true'. */
-export function parseFlags(argv: readonly string[]): Map<string, string> {
-  const flags = new Map<string, string>()
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}'`)
-    const next = argv[i + 1]
-    if (next === undefined || next.startsWith('--')) flags.set(arg.slice(2), 'true')
-    else flags.set(arg.slice(2), next), i++
-  }
-  return flags
-}
-
-export const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length === 0 ? Number.NaN : sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}

@@ -11,7 +11,10 @@ import { appendFile, readFile, mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { ndcgAtK, reciprocalRankAtK } from '../../src/eval/metrics.js'
 import { loadLlamaCppListwise, loadPointwiseLlm } from '../../src/rerank/llm/llama-cpp-rerankers.js'
-import { loadRerankData, median, parseFlags } from './rerank-data.js'
+import { parseFlags } from '../lib/args.js'
+import { sharedDataset } from '../lib/paths.js'
+import { median } from '../lib/stats.js'
+import { loadRerankData } from './rerank-data.js'
 
 interface QueryResult {
   id: string
@@ -26,7 +29,7 @@ interface QueryResult {
 const flags = parseFlags(process.argv.slice(2))
 const model = flags.get('model') ?? 'models/Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF'
 const mode = flags.get('mode') ?? 'listwise'
-const dataset = flags.get('dataset') ?? '../shared/datasets/trec-dl19'
+const dataset = flags.get('dataset') ?? sharedDataset('trec-dl19')
 const runFile = flags.get('run') ?? path.join(dataset, 'bm25-top100.run')
 const top = Number(flags.get('top') ?? 20)
 const maxQueries = Number(flags.get('queries') ?? Infinity)

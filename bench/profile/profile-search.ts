@@ -1,13 +1,11 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { checkVariants, VARIANTS } from '../hot-path/variants.js'
+import { checkVariants, prepareVariants, VARIANTS } from '../hot-path/variants.js'
 import { parseCommand } from '../lib/args.js'
-import { corpusDocuments, queryTexts } from '../lib/datasets.js'
-import { chooseModel } from '../lib/models.js'
 import { repoRoot, sharedDataset } from '../lib/paths.js'
 import { startServer, stopServer } from '../lib/server.js'
-import { measure, preload, rotating, uniqueText, type RunRow } from '../load/load-driver.js'
+import { measure, rotating, uniqueText, type RunRow } from '../load/load-driver.js'
 import { summariseProfile, type CpuProfile, type ProfileSummary } from './cpu-profile.js'
 
 const USAGE = `usage: npm run profile:search -- [--model sentence-transformers/all-MiniLM-L6-v2] [--dataset DIR]
@@ -72,18 +70,9 @@ function report(results: { variant: string; row: RunRow; summary: ProfileSummary
 
 async function main(): Promise<void> {
   const options = parseOptions()
-  const work = await mkdtemp(path.join(os.tmpdir(), 'funnel-profile-'))
-  const { modelsDir, model } = await chooseModel(options.model, work)
-  const corpus = await corpusDocuments(options.dataset, options.docs)
-  const queries = await queryTexts(options.dataset)
-  const base = { FUNNEL_MODELS_DIR: modelsDir, FUNNEL_EMBEDDING_MODEL: model, FUNNEL_BUILD_DEFAULT_MODEL: 'false', LOG_LEVEL: 'warn', FUNNEL_RATE_LIMIT_RPS: '0' }
-  const stamp = Date.now()
-  const keep = path.join(repoRoot, 'bench-results', 'profiles', String(stamp))
+  const { work, model, queries, base, seedDir } = await prepareVariants({ ...options, collection: COLLECTION, workPrefix: 'funnel-profile-' })
+  const keep = path.join(repoRoot, 'bench-results', 'profiles', String(Date.now()))
   try {
-    const seedDir = path.join(work, 'data-seed')
-    const seed = await startServer({ ...base, FUNNEL_DATA_DIR: seedDir })
-    await preload(seed.url, COLLECTION, model, corpus, options.docs)
-    await stopServer(seed)
     const results: { variant: string; row: RunRow; summary: ProfileSummary }[] = []
     for (const variant of options.variants) {
       const data = path.join(work, `data-${variant}`)

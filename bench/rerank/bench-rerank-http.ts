@@ -13,11 +13,13 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { firstQueryAndPassages } from '../../src/eval/beir.js'
-import { summarizeLatencies } from '../lib/stats.js'
+import { numberList, parseCommand } from '../lib/args.js'
+import { modelsDir as defaultModelsDir } from '../lib/models.js'
+import { sharedDataset } from '../lib/paths.js'
+import { markdownTable } from '../lib/report.js'
 import { startServer, stopServer } from '../lib/server.js'
+import { summarizeLatencies } from '../lib/stats.js'
 
 const USAGE = `usage: npx tsx bench/rerank/bench-rerank-http.ts --model ID [--models-dir models] [--dataset ../shared/datasets/scifact]
        [--documents 100] [--concurrency 1,4] [--requests 4] [--threads 1] [--warmup 1] [--timeout-ms 60000]
@@ -29,8 +31,6 @@ not a latency). The server gets FUNNEL_MODELS_DIR=--models-dir
 and a fresh FUNNEL_DATA_DIR in the temp folder.
 `
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-
 interface RerankResponse {
   results: { index: number; score: number }[]
   truncated_documents: number
@@ -41,28 +41,25 @@ interface RerankResponse {
 class RequestFailed extends Error {}
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string' },
-      'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
-      dataset: { type: 'string', default: path.resolve(repoRoot, '../shared/datasets/scifact') },
-      documents: { type: 'string', default: '100' },
-      concurrency: { type: 'string', default: '1,4' },
-      requests: { type: 'string', default: '4' },
-      threads: { type: 'string', default: '1' },
-      warmup: { type: 'string', default: '1' },
-      'timeout-ms': { type: 'string', default: '60000' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    model: { type: 'string' },
+    'models-dir': { type: 'string', default: defaultModelsDir },
+    dataset: { type: 'string', default: sharedDataset('scifact') },
+    documents: { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '1,4' },
+    requests: { type: 'string', default: '4' },
+    threads: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '1' },
+    'timeout-ms': { type: 'string', default: '60000' },
   })
-  if (values.help || values.model === undefined) {
+  if (values.model === undefined) {
     process.stdout.write(USAGE)
     return
   }
   const modelsDir = path.resolve(values['models-dir'])
   if (!existsSync(path.join(modelsDir, values.model, 'config.json'))) throw new Error(`no ${values.model}/config.json under ${modelsDir}`)
   const documents = Number(values.documents)
-  const levels = values.concurrency.split(',').map(Number)
+  const levels = numberList('concurrency', values.concurrency)
   const perLevel = Number(values.requests)
   const totalWindows = Number(values.warmup) + levels.reduce((sum, c) => sum + Math.max(perLevel, c), 0)
   const texts = await firstQueryAndPassages(path.resolve(values.dataset), documents + totalWindows * 7)
@@ -154,8 +151,7 @@ async function main(): Promise<void> {
     `\nPOST /v1/rerank, ${documents} SciFact documents per request, model ${values.model}, FUNNEL_ONNX_THREADS=${values.threads}; ` +
       `${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.version}, ${new Date().toISOString()}, ` +
       `loadavg ${loadBefore} -> ${await load()}\n` +
-      `| ${columns.join(' | ')} |\n|${columns.map(() => '---').join('|')}|\n` +
-      rows.map((row) => `| ${columns.map((c) => String(row[c] ?? '')).join(' | ')} |`).join('\n') +
+      markdownTable(columns, rows.map((row) => columns.map((c) => String(row[c] ?? '')))) +
       '\n',
   )
 }

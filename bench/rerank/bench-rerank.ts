@@ -7,20 +7,21 @@
  * rounds against it and against the raw onnxruntime-node floor (session.run alone on pre-built tensors).
  */
 import { existsSync } from 'node:fs'
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-import { fixtureModelDir } from '../../test/helpers/fixture-models.js'
-import { firstQueryAndPassages } from '../../src/eval/beir.js'
-import { summarizeLatencies } from '../lib/stats.js'
-import { OnnxSession, int64Tensor, padToTensor, type OnnxFeeds } from '../../src/inference/onnx.js'
-import { TextTokenizer, type TokenizedText } from '../../src/inference/tokenizer.js'
 import { elapsedMs, type Candidate } from '../../src/candidate.js'
+import { firstQueryAndPassages } from '../../src/eval/beir.js'
+import { TextTokenizer, type TokenizedText } from '../../src/inference/tokenizer.js'
 import { CrossEncoderReranker, relevanceLogits } from '../../src/rerank/cross-encoder.js'
 import { findOnnxModel } from '../../src/rerank/model-files.js'
 import { createReranker } from '../../src/rerank/registry.js'
+import { fixtureModelDir } from '../../test/helpers/fixture-models.js'
+import { numberList, parseCommand } from '../lib/args.js'
+import { modelsDir } from '../lib/models.js'
+import { OrtFloor, type OrtFeeds } from '../lib/ort-floor.js'
+import { sharedDataset } from '../lib/paths.js'
+import { median, paddingRatio, summarizeLatencies } from '../lib/stats.js'
 
 const USAGE = `usage: npm run bench:rerank -- [--dataset ../shared/datasets/scifact] [--pairs 256] [--repeats 3]
        [--batch-sizes 1,2,4,8,16,32,64] [--candidates 30] [--window 20] [--stride 10] [--passage-tokens 100]
@@ -39,8 +40,6 @@ Funnel builds, tokenised and packed before the clock starts; only session.run is
   --models-dir. --threads N: intra-op threads for every session (Funnel, transformers.js, raw);
   0 = onnxruntime's default. --max-length N: cap pairs at N tokens (default: what the model allows).
 `
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 interface Texts {
   query: string
@@ -201,75 +200,13 @@ interface PeerResult {
   maxAbsDiffUntruncated: number
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-/** Padded tokens over real tokens when `lengths` are run in batches of `batchSize` as given. */
-function paddingRatio(lengths: readonly number[], batchSize: number): number {
-  let padded = 0
-  for (let from = 0; from < lengths.length; from += batchSize) {
-    const slice = lengths.slice(from, from + batchSize)
-    padded += Math.max(...slice) * slice.length
-  }
-  return padded / lengths.reduce((a, b) => a + b, 0)
-}
-
 /**
- * The floor: onnxruntime-node's session.run on the same file and thread count, fed the batches
- * Funnel builds (pairs tokenised by the same tokenizer and truncation, sorted by length, padded), all
- * built before the clock starts. No tokenising, no sorting, no read-back beyond what run returns.
+ * The floor's input: the pairs Funnel builds (tokenised by the same tokenizer and truncation, sorted by
+ * length), so session.run sees the same batches Funnel runs.
  */
-class RawOrtFloor {
-  private readonly feeds = new Map<number, OnnxFeeds[]>()
-
-  private constructor(
-    private readonly session: OnnxSession,
-    private readonly pairs: readonly TokenizedText[],
-    private readonly outputName: string,
-  ) {}
-
-  static async open(modelDir: string, modelPath: string, query: string, passages: readonly string[], maxLength: number, threads: number): Promise<RawOrtFloor> {
-    const tokenizer = await TextTokenizer.fromDirectory(modelDir)
-    const pairs = passages.map((p) => tokenizer.encodePair(query, p, maxLength)).sort((a, b) => a.ids.length - b.ids.length)
-    const session = await OnnxSession.open(modelPath, threads > 0 ? { intraOpThreads: threads } : {})
-    return new RawOrtFloor(session, pairs, session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!)
-  }
-
-  private prepare(batchSize: number): OnnxFeeds[] {
-    let feeds = this.feeds.get(batchSize)
-    if (feeds !== undefined) return feeds
-    feeds = []
-    for (let from = 0; from < this.pairs.length; from += batchSize) {
-      const rows = this.pairs.slice(from, from + batchSize)
-      const { tensor: inputIds, maxLen } = padToTensor(rows.map((r) => r.ids), 0)
-      const mask = new BigInt64Array(rows.length * maxLen)
-      rows.forEach((r, b) => mask.fill(1n, b * maxLen, b * maxLen + r.ids.length))
-      const feed: OnnxFeeds = { input_ids: inputIds, attention_mask: int64Tensor(mask, [rows.length, maxLen]) }
-      if (this.session.inputNames.includes('token_type_ids')) feed.token_type_ids = padToTensor(rows.map((r) => r.typeIds), 0).tensor
-      feeds.push(feed)
-    }
-    this.feeds.set(batchSize, feeds)
-    return feeds
-  }
-
-  /** Seconds for session.run over every batch, or the first `limit` (tensors built outside the timer). */
-  async time(batchSize: number, limit = Infinity): Promise<number> {
-    const feeds = this.prepare(batchSize).slice(0, limit)
-    const began = performance.now()
-    for (const feed of feeds) await this.session.run(feed, [this.outputName])
-    return elapsedMs(began) / 1000
-  }
-
-  get lengths(): number[] {
-    return this.pairs.map((p) => p.ids.length)
-  }
-
-  async dispose(): Promise<void> {
-    await this.session.dispose()
-  }
+async function floorPairs(modelDir: string, query: string, passages: readonly string[], maxLength: number): Promise<TokenizedText[]> {
+  const tokenizer = await TextTokenizer.fromDirectory(modelDir)
+  return passages.map((p) => tokenizer.encodePair(query, p, maxLength)).sort((a, b) => a.ids.length - b.ids.length)
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -310,7 +247,7 @@ async function benchPeer(label: string, modelDir: string, texts: Texts, batchSiz
     return scores
   }
 
-  let raw: RawOrtFloor | undefined
+  let raw: OrtFloor | undefined
   try {
     let clipped = 0
     const passages = texts.passages.map((passage) => {
@@ -326,8 +263,11 @@ async function benchPeer(label: string, modelDir: string, texts: Texts, batchSiz
     const diff = maxAbsDiff(reference.scores, await peerScore(passages, 32))
     const diffUntruncated = maxAbsDiff((await funnel.get(32)!.score(query, texts.passages)).scores, await peerScore(texts.passages, 32))
     if (!(diff < 1e-3)) throw new Error(`${label}: Funnel and transformers.js logits differ by ${diff} (want < 1e-3)`)
-    raw = await RawOrtFloor.open(modelDir, await findOnnxModel(modelDir), query, passages, maxLength, knobs.threads)
-    const rawLengths = raw.lengths
+    // The floor runs the ONNX file with the session options Funnel's OnnxSession sets (spinning off).
+    raw = await OrtFloor.open(await findOnnxModel(modelDir), { threads: knobs.threads, allowSpinning: false })
+    const pairs = await floorPairs(modelDir, query, passages, maxLength)
+    const rawFeeds = new Map<number, OrtFeeds[]>(batchSizes.map((batchSize) => [batchSize, raw!.feeds(pairs, batchSize)]))
+    const rawLengths = pairs.map((p) => p.ids.length)
     const inputOrderLengths = passages.map((p) => tokenizer.encode(query, { text_pair: p }).length)
 
     const timings = new Map<string, number[]>()
@@ -346,7 +286,7 @@ async function benchPeer(label: string, modelDir: string, texts: Texts, batchSiz
     const timeRaw = async (key: string, batchSize: number) => {
       const cpu = process.cpuUsage()
       const began = performance.now()
-      await raw!.time(batchSize)
+      await raw!.time(rawFeeds.get(batchSize)!)
       const seconds = elapsedMs(began) / 1000
       const used = process.cpuUsage(cpu)
       push(timings, key, passages.length / seconds)
@@ -356,7 +296,7 @@ async function benchPeer(label: string, modelDir: string, texts: Texts, batchSiz
     for (const batchSize of batchSizes) {
       await funnel.get(batchSize)!.score(query, passages.slice(0, batchSize))
       await peerScore(passages.slice(0, batchSize), batchSize)
-      await raw.time(batchSize, 1)
+      await raw.time(rawFeeds.get(batchSize)!.slice(0, 1))
     }
     for (let round = 0; round < rounds; round++) {
       for (const batchSize of batchSizes) {
@@ -391,7 +331,7 @@ async function benchPeer(label: string, modelDir: string, texts: Texts, batchSiz
   } finally {
     for (const ce of funnel.values()) await ce.dispose()
     await model.dispose()
-    await raw?.dispose()
+    await raw?.release()
   }
 }
 
@@ -457,37 +397,29 @@ function printTable(title: string, rows: readonly Record<string, string | number
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      dataset: { type: 'string', default: path.resolve(repoRoot, '../shared/datasets/scifact') },
-      'shared-dir': { type: 'string', default: path.resolve(repoRoot, '../shared') },
-      'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
-      pairs: { type: 'string', default: '256' },
-      repeats: { type: 'string', default: '3' },
-      'batch-sizes': { type: 'string', default: '1,2,4,8,16,32,64' },
-      candidates: { type: 'string', default: '30' },
-      window: { type: 'string', default: '20' },
-      stride: { type: 'string', default: '10' },
-      'passage-tokens': { type: 'string', default: '100' },
-      'no-real': { type: 'boolean', default: false },
-      'peer-only': { type: 'boolean', default: false },
-      'no-peer': { type: 'boolean', default: false },
-      'peer-pairs': { type: 'string', default: '64' },
-      'peer-rounds': { type: 'string', default: '5' },
-      'peer-batch-sizes': { type: 'string', default: '1,8,32,64' },
-      'cross-encoder': { type: 'string', multiple: true },
-      'no-fixture-peer': { type: 'boolean', default: false },
-      threads: { type: 'string', default: '1' },
-      'max-length': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
+  const values = parseCommand(USAGE, {
+    dataset: { type: 'string', default: sharedDataset('scifact') },
+    'models-dir': { type: 'string', default: modelsDir },
+    pairs: { type: 'string', default: '256' },
+    repeats: { type: 'string', default: '3' },
+    'batch-sizes': { type: 'string', default: '1,2,4,8,16,32,64' },
+    candidates: { type: 'string', default: '30' },
+    window: { type: 'string', default: '20' },
+    stride: { type: 'string', default: '10' },
+    'passage-tokens': { type: 'string', default: '100' },
+    'no-real': { type: 'boolean', default: false },
+    'peer-only': { type: 'boolean', default: false },
+    'no-peer': { type: 'boolean', default: false },
+    'peer-pairs': { type: 'string', default: '64' },
+    'peer-rounds': { type: 'string', default: '5' },
+    'peer-batch-sizes': { type: 'string', default: '1,8,32,64' },
+    'cross-encoder': { type: 'string', multiple: true },
+    'no-fixture-peer': { type: 'boolean', default: false },
+    threads: { type: 'string', default: '1' },
+    'max-length': { type: 'string' },
   })
-  if (values.help) {
-    process.stdout.write(USAGE)
-    return
-  }
   const repeats = Number(values.repeats)
-  const batchSizes = values['batch-sizes'].split(',').map(Number)
+  const batchSizes = numberList('batch-sizes', values['batch-sizes'])
   const texts = await loadTexts(path.resolve(values.dataset), Math.max(Number(values.pairs), Number(values.candidates), Number(values['peer-pairs'])))
   const pairTexts = { ...texts, passages: texts.passages.slice(0, Number(values.pairs)) }
   const listwise = { candidates: Number(values.candidates), window: Number(values.window), stride: Number(values.stride), passageTokens: Number(values['passage-tokens']) }
@@ -498,7 +430,7 @@ async function main(): Promise<void> {
   const knobs: SessionKnobs = { threads, ...(values['max-length'] !== undefined && { maxLength: Number(values['max-length']) }) }
   const peerTexts = { ...texts, passages: texts.passages.slice(0, Number(values['peer-pairs'])) }
   const peer = () =>
-    runPeer(peerTexts, real.crossEncoders, path.resolve(values['models-dir']), values['peer-batch-sizes'].split(',').map(Number), Number(values['peer-rounds']), {
+    runPeer(peerTexts, real.crossEncoders, path.resolve(values['models-dir']), numberList('peer-batch-sizes', values['peer-batch-sizes']), Number(values['peer-rounds']), {
       ...knobs,
       fixture: !values['no-fixture-peer'],
     })

@@ -3,14 +3,8 @@
  * qualify by 5-fold CV) on (query, BM25 candidate) pairs of one BEIR split, measured (ECE over 15 bins, Brier,
  * log-loss) before (sigmoid of the logit) and after on other sets. Candidates come from TREC run files
  * (bench/rerank/scifact-bm25-runs.py writes SciFact ones); unjudged candidates count as not relevant.
- *
- * usage: tsx bench/rerank/calibrate-cross-encoder.ts --model ID --fit DATASET:SPLIT:RUNFILE
- *          --eval DATASET:SPLIT:RUNFILE[:THRESHOLD] ... [--depth 10] [--out FILE]
  */
-import { mkdir, writeFile } from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { applyCalibrator, fitCalibrator, type CalibrationExample } from '../../src/calibration/fit.js'
 import { calibrationSummary } from '../../src/calibration/metrics.js'
 import { sigmoid } from '../../src/calibration/platt.js'
@@ -21,6 +15,17 @@ import { createProgress } from '../../scripts/lib/progress.js'
 import { readTrecRun } from '../../src/eval/trec-run.js'
 import { CrossEncoderReranker } from '../../src/rerank/cross-encoder.js'
 import { modelDirectory } from '../../src/models/manifest.js'
+import { exitWithUsage, parseCommand, positiveInt } from '../lib/args.js'
+import { resultPath, writeResult } from '../lib/paths.js'
+import { machineInfo } from '../lib/report.js'
+
+const USAGE = `usage: tsx bench/rerank/calibrate-cross-encoder.ts --model ID --fit DATASET:SPLIT:RUNFILE
+       --eval DATASET:SPLIT:RUNFILE[:THRESHOLD] ... [--depth 10] [--out FILE]
+
+Fits a calibrator to the cross-encoder's logits on the --fit pairs (the top --depth run candidates of
+each judged query) and prints ECE and Brier before (sigmoid) and after on them (out of fold) and on
+each --eval set.
+`
 
 interface LabelledSet {
   name: string
@@ -49,13 +54,17 @@ async function labelledLogits(ce: CrossEncoderReranker, spec: string, depth: num
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { model: { type: 'string' }, fit: { type: 'string' }, eval: { type: 'string', multiple: true, default: [] }, depth: { type: 'string', default: '10' }, out: { type: 'string' } },
+  const values = parseCommand(USAGE, {
+    model: { type: 'string' },
+    fit: { type: 'string' },
+    eval: { type: 'string', multiple: true, default: [] },
+    depth: { type: 'string', default: '10' },
+    out: { type: 'string' },
   })
-  if (values.model === undefined || values.fit === undefined) throw new Error('need --model ID and --fit DATASET:SPLIT:RUNFILE')
+  if (values.model === undefined || values.fit === undefined) exitWithUsage(USAGE)
   const config = loadConfig(process.env, { logLevel: 'warn' })
   const ce = await CrossEncoderReranker.load({ modelDir: modelDirectory(config.modelsDir, values.model), name: values.model })
-  const depth = Number(values.depth)
+  const depth = positiveInt('depth', values.depth)
   try {
     const fitSet = await labelledLogits(ce, values.fit, depth)
     const fit = fitCalibrator(fitSet.examples, { rawScale: 'logit' })
@@ -72,10 +81,8 @@ async function main(): Promise<void> {
         after: calibrationSummary(raw.map((s) => applyCalibrator(fit.calibrator, s)), labels),
       })
     }
-    const result = { model: values.model, method: fit.method, params: fit.params, rows, machine: { cpus: os.cpus().length, node: process.version }, date: new Date().toISOString() }
-    const out = values.out ?? path.join('bench-results', `calibrate-ce-${Date.now()}.json`)
-    await mkdir(path.dirname(out), { recursive: true })
-    await writeFile(out, JSON.stringify(result, null, 2) + '\n')
+    const result = { model: values.model, method: fit.method, params: fit.params, rows, machine: machineInfo(), date: new Date().toISOString() }
+    const out = await writeResult(resultPath('calibrate-ce', values.out), result)
     process.stdout.write(`calibrator ${fit.method} ${JSON.stringify(fit.params)}\n`)
     for (const r of rows) {
       const f = (s: { ece: number; brier: number }) => `ECE ${s.ece.toFixed(4)} Brier ${s.brier.toFixed(4)}`

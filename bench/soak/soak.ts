@@ -9,11 +9,18 @@ import Database from 'better-sqlite3'
 import { mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { fixtureModelsDir, TEST_MODEL } from '../../test/helpers/app.js'
-import { startServer, waitForExit, type ServerProcess } from '../../test/helpers/server-process.js'
+import { parseCommand } from '../lib/args.js'
+import { startServer, stopServer } from '../lib/server.js'
 import { SoakLedger } from './ledger.js'
 import { ServerWatch } from './server-watch.js'
+
+const USAGE = `usage: npm run soak -- [--minutes 10]
+
+Drives a real server (the fixture embedder) with drops, re-creates, upserts, deletes and searches for
+--minutes, then checks every acknowledged write and delete, the counts, and a clean restart; exits 1
+on any problem.
+`
 
 const COLLECTIONS = ['s0', 's1', 's2']
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!
@@ -83,13 +90,8 @@ function storedIds(dataDir: string): Map<string, Set<string>> {
   return byCollection
 }
 
-async function stop(server: ServerProcess): Promise<void> {
-  server.child.kill('SIGTERM')
-  await waitForExit(server.child)
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } })
+  const values = parseCommand(USAGE, { minutes: { type: 'string', default: '10' } })
   const minutes = Number(values.minutes)
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'funnel-soak-'))
   const modelsDir = await fixtureModelsDir()
@@ -104,13 +106,13 @@ async function main(): Promise<void> {
   console.log(`soak: ${minutes} min against ${server.url} (data ${dataDir})`)
   await Promise.all([worker(until, load.lifecycle), worker(until, load.upsert), worker(until, load.upsert), worker(until, load.remove), worker(until, load.search), worker(until, load.search)])
   const running = await watch.stop()
-  await stop(server)
+  await stopServer(server)
 
   const problems = ledger.verify(storedIds(dataDir))
-  const restarted = await startServer(env)
+  const restarted = await startServer(env, { collectLogs: true })
   const after = await new ServerWatch(restarted.url, restarted.child.pid!).countsAgree()
   const repairs = restarted.logs.filter((l) => /disagrees|failed to open|rebuilt/.test(String(l.msg)))
-  await stop(restarted)
+  await stopServer(restarted)
   await rm(dataDir, { recursive: true, force: true })
   await rm(modelsDir, { recursive: true, force: true })
 
