@@ -13,11 +13,12 @@ type Values<T extends Options> = ReturnType<typeof parseArgs<{ options: T; stric
 /** The parsed `--name value` options; `--help` prints `usage` to stdout and exits 0. */
 export function parseCommand<const T extends Options>(usage: string, options: T, args = process.argv.slice(2)): Values<T> {
   const { values } = parseArgs({ args, options: { ...options, help: { type: 'boolean', default: false } }, strict: true })
-  if ((values as { help?: boolean }).help === true) {
+  const { help, ...rest } = values as Record<string, unknown>
+  if (help === true) {
     process.stdout.write(usage.endsWith('\n') ? usage : `${usage}\n`)
     process.exit(0)
   }
-  return values as Values<T>
+  return rest as Values<T>
 }
 
 /** A required option is missing: usage to stderr, exit 2. */
