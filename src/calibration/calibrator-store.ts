@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
-import { Type, type Static } from 'typebox'
 import type { StageName } from '../candidate.js'
-import { applyCalibrator, CALIBRATION_METHODS, parseCalibrator, type SerialisedCalibrator } from './fit.js'
+import type { CalibrationMetrics } from '../schemas/calibration.js'
+import { applyCalibrator, parseCalibrator, type SerialisedCalibrator } from './fit.js'
 
 
 /** The `model` key of the lexical stage: BM25 has no model, one calibrator serves every collection. */
@@ -42,37 +42,8 @@ export interface Calibrators {
   apply(model: string, stage: StageName, raw: number | number[], context?: { index?: number; rank?: number }): number | undefined
 }
 
-const Summary = Type.Object({ ece: Type.Number(), brier: Type.Number(), log_loss: Type.Number() })
-
-/** What is stored with each calibrator: how well it did on held-out folds and what it was fitted on. */
-export const CalibrationMetricsSchema = Type.Object({
-  method: Type.Enum(CALIBRATION_METHODS),
-  reason: Type.String({ description: 'why this method was chosen (cross-validated log-loss of each candidate)' }),
-  n: Type.Integer({ description: 'labelled examples the calibrator was fitted on' }),
-  positives: Type.Integer({ description: 'of which relevant' }),
-  folds: Type.Integer(),
-  seed: Type.Integer(),
-  baseline: Type.Union([Type.Literal('identity'), Type.Literal('cosine'), Type.Literal('sigmoid'), Type.Literal('window-softmax')], {
-    description: "how the raw score is read as a probability for 'before': as is, (cosine + 1) / 2, sigmoid(score), or the window softmax",
-  }),
-  held_out: Type.Object(
-    { before: Summary, after: Summary },
-    { description: 'out-of-fold ECE (15 bins), Brier score and log-loss of the raw score (before) and the calibrated probability (after)' },
-  ),
-  source: Type.Object({
-    kind: Type.Union([Type.Literal('examples'), Type.Literal('search')], {
-      description: 'examples: each labelled (query, document) pair scored directly; search: the hits of each judged query, unjudged hits counted as not relevant',
-    }),
-    queries: Type.Integer({ description: 'distinct queries' }),
-    collection: Type.Optional(Type.String()),
-    mode: Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('hybrid')])),
-    top_k: Type.Optional(Type.Integer({ description: 'hits labelled per query' })),
-    judged_relevant: Type.Optional(Type.Integer({ description: 'relevant judgements given' })),
-    retrieved_relevant: Type.Optional(Type.Integer({ description: 'of which found in the top_k hits' })),
-    label_threshold: Type.Optional(Type.Number({ description: 'graded labels at or above this counted as relevant' })),
-  }),
-})
-export type CalibrationMetrics = Static<typeof CalibrationMetricsSchema>
+// What is stored with each calibrator is also what GET /v1/calibration answers: the schema's type.
+export type { CalibrationMetrics } from '../schemas/calibration.js'
 
 export interface StoredCalibrator {
   model: string

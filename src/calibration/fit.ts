@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { errors } from '../errors.js'
+import { CALIBRATION_METHODS, type CalibrationMethod } from '../schemas/calibration.js'
 import { applyIsotonic, fitIsotonic, MIN_ISOTONIC_EXAMPLES } from './isotonic.js'
 import { calibrationSummary, reliabilityBins, logLoss, type CalibrationSummary, type ReliabilityBin } from './metrics.js'
 import { applyPlatt, fitPlatt, sigmoid } from './platt.js'
@@ -21,9 +22,9 @@ export const MIN_EXAMPLES_PER_LABEL = 5
 export const DEFAULT_CALIBRATION_FOLDS = 5
 export const DEFAULT_CALIBRATION_SEED = 1
 
-/** In order of simplicity: on an exact tie in held-out log-loss the earlier one wins. */
-export const CALIBRATION_METHODS = ['platt', 'temperature', 'listwise', 'isotonic'] as const
-export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number]
+// The methods, in order of simplicity (on an exact tie in held-out log-loss the earlier one wins), are
+// part of the API: src/schemas/calibration.ts holds them.
+export { CALIBRATION_METHODS, type CalibrationMethod } from '../schemas/calibration.js'
 
 /**
  * One labelled score. A pointwise stage gives a number; a listwise stage gives its window's identifier
