@@ -1,7 +1,7 @@
-import type Database from 'better-sqlite3'
 import type { StageName } from '../candidate.js'
 import type { CalibrationMetrics } from '../schemas/calibration.js'
-import { applyCalibrator, parseCalibrator, type SerialisedCalibrator } from './fit.js'
+import type { CalibratorRepository } from './calibrator-repository.js'
+import { applyCalibrator, type SerialisedCalibrator } from './fit.js'
 
 
 /** The `model` key of the lexical stage: BM25 has no model, one calibrator serves every collection. */
@@ -62,109 +62,58 @@ export interface NewCalibrator {
   metrics: CalibrationMetrics
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS calibrators (
-  model TEXT NOT NULL,
-  stage TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  calibrator TEXT NOT NULL,
-  metrics TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
-  PRIMARY KEY (model, stage, version)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS calibrators_one_active ON calibrators (model, stage) WHERE active = 1;
-`
-
-interface RawCalibrator {
-  model: string
-  stage: string
-  version: number
-  calibrator: string
-  metrics: string
-  created_at: string
-  active: number
-}
-
-const toStored = (row: RawCalibrator): StoredCalibrator => ({
-  model: row.model,
-  stage: row.stage as StageName,
-  version: row.version,
-  calibrator: parseCalibrator(JSON.parse(row.calibrator)),
-  metrics: JSON.parse(row.metrics) as CalibrationMetrics,
-  created_at: row.created_at,
-  active: row.active === 1,
-})
-
 const cacheKey = (model: string, stage: StageName): string => `${stage}\u0000${model}`
 
 /**
- * Fitted calibrators, versioned per (model, stage), in the service's SQLite database. `save` adds a
- * new version of each and makes it the active one, all in one transaction; nothing else writes, so a
- * fit that fails before `save` leaves the active calibrators as they were. Active calibrators are
- * cached in memory for `apply` and the cache entry is dropped when a new version is saved (a fit made
- * by another process on the same file is seen after a restart).
+ * The active calibrators, held in memory for `apply` (a search applies one per hit) over the backend's
+ * repository, which keeps every version. `save` writes through and updates the cache; `refresh` reloads
+ * it, so a replica sees a fit made by another one (the calibration plugin refreshes on an interval).
  *
  * @example
- *   const calibrators = new CalibratorStore(app.store.db)
- *   calibrators.save([{ model: 'bm25', stage: 'lexical', calibrator: fit.calibrator, metrics }])
+ *   const calibrators = await CalibratorStore.open(backend.calibrators)
+ *   await calibrators.save([{ model: 'bm25', stage: 'lexical', calibrator: fit.calibrator, metrics }])
  *   calibrators.apply('bm25', 'lexical', 12.3)   // P(relevant)
  */
 export class CalibratorStore implements Calibrators {
-  private readonly cache = new Map<string, SerialisedCalibrator | null>()
+  private cache = new Map<string, SerialisedCalibrator>()
 
-  constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA)
+  private constructor(private readonly repository: CalibratorRepository) {}
+
+  static async open(repository: CalibratorRepository): Promise<CalibratorStore> {
+    const store = new CalibratorStore(repository)
+    await store.refresh()
+    return store
+  }
+
+  /** Reloads the active calibrators from the repository. */
+  async refresh(): Promise<void> {
+    const active = await this.repository.list()
+    this.cache = new Map(active.map((c) => [cacheKey(c.model, c.stage), c.calibrator]))
   }
 
   /** Stores each as version max + 1 of its (model, stage) and activates it; all or none. */
-  save(calibrators: readonly NewCalibrator[]): StoredCalibrator[] {
-    const nextVersion = this.db.prepare('SELECT coalesce(max(version), 0) + 1 AS version FROM calibrators WHERE model = ? AND stage = ?')
-    const deactivate = this.db.prepare('UPDATE calibrators SET active = 0 WHERE model = ? AND stage = ? AND active = 1')
-    const insert = this.db.prepare(
-      'INSERT INTO calibrators (model, stage, version, calibrator, metrics, created_at, active) VALUES (?, ?, ?, ?, ?, ?, 1)',
-    )
-    const created_at = new Date().toISOString()
-    const saved = this.db
-      .transaction(() =>
-        calibrators.map(({ model, stage, calibrator, metrics }) => {
-          const { version } = nextVersion.get(model, stage) as { version: number }
-          deactivate.run(model, stage)
-          insert.run(model, stage, version, JSON.stringify(calibrator), JSON.stringify(metrics), created_at)
-          return { model, stage, version, calibrator, metrics, created_at, active: true }
-        }),
-      )
-      .immediate()
-    for (const { model, stage } of saved) this.cache.delete(cacheKey(model, stage))
+  async save(calibrators: readonly NewCalibrator[]): Promise<StoredCalibrator[]> {
+    const saved = await this.repository.save(calibrators)
+    for (const c of saved) this.cache.set(cacheKey(c.model, c.stage), c.calibrator)
     return saved
   }
 
-  active(model: string, stage: StageName): StoredCalibrator | undefined {
-    const row = this.db.prepare('SELECT * FROM calibrators WHERE model = ? AND stage = ? AND active = 1').get(model, stage) as
-      | RawCalibrator
-      | undefined
-    return row === undefined ? undefined : toStored(row)
+  active(model: string, stage: StageName): Promise<StoredCalibrator | undefined> {
+    return this.repository.active(model, stage)
   }
 
   /** The active calibrator of every (model, stage). */
-  list(): StoredCalibrator[] {
-    return (this.db.prepare('SELECT * FROM calibrators WHERE active = 1 ORDER BY stage, model').all() as RawCalibrator[]).map(toStored)
+  list(): Promise<StoredCalibrator[]> {
+    return this.repository.list()
   }
 
   /** Every version of one (model, stage), newest first. */
-  history(model: string, stage: StageName): StoredCalibrator[] {
-    return (
-      this.db.prepare('SELECT * FROM calibrators WHERE model = ? AND stage = ? ORDER BY version DESC').all(model, stage) as RawCalibrator[]
-    ).map(toStored)
+  history(model: string, stage: StageName): Promise<StoredCalibrator[]> {
+    return this.repository.history(model, stage)
   }
 
   apply(model: string, stage: StageName, raw: number | number[], context: { index?: number; rank?: number } = {}): number | undefined {
-    const key = cacheKey(model, stage)
-    let calibrator = this.cache.get(key)
-    if (calibrator === undefined) {
-      calibrator = this.active(model, stage)?.calibrator ?? null
-      this.cache.set(key, calibrator)
-    }
-    return calibrator === null ? undefined : applyCalibrator(calibrator, raw, context)
+    const calibrator = this.cache.get(cacheKey(model, stage))
+    return calibrator === undefined ? undefined : applyCalibrator(calibrator, raw, context)
   }
 }

@@ -1,11 +1,13 @@
 import { yieldToEventLoop } from '../event-loop.js'
-import { guardAgainstDrift, type RevisionEvidence } from '../feedback/drift-guard.js'
+import { guardAgainstDrift } from '../feedback/drift-guard.js'
 import { expandQuery } from '../feedback/rm3.js'
 import { rocchio } from '../feedback/rocchio.js'
-import type { Bm25Index } from '../retrieval/bm25-index.js'
-import type { SqliteStore } from '../store/sqlite-store.js'
-import { elapsedMs, type Candidate } from '../candidate.js'
+import { elapsedMs, type Hit } from '../candidate.js'
+import type { FeedbackReport } from '../schemas/search.js'
+import type { Backend } from '../store/backend.js'
 import type { RetrievalMode } from './first-pass.js'
+
+export type { FeedbackReport } from '../schemas/search.js'
 
 export interface PrfSettings {
   enabled: boolean
@@ -43,43 +45,35 @@ export interface Revision {
 }
 
 export interface FeedbackInput {
-  store: SqliteStore
+  backend: Backend
   collection: string
   mode: RetrievalMode
   query: string
   queryVector?: Float32Array
-  bm25: Bm25Index
   /** The ranking feedback is read from (first-pass or reranked), best first. */
-  feedback: readonly Candidate[]
+  feedback: readonly Hit[]
   settings: PrfSettings
-  /** Runs retrieval for a revision; returns ranked candidates. */
-  retrieve: (revision: Revision) => Candidate[]
+  /** Runs retrieval for a revision; returns ranked hits. */
+  retrieve: (revision: Revision) => Promise<Hit[]>
 }
 
-export interface FeedbackReport {
-  /** The revision used: a feedback depth, or 'original' when the guard kept the original query. */
-  used: number | 'original'
-  reason: string
-  source: 'retrieval' | 'rerank'
-  revisions?: RevisionEvidence[]
-  expansion_terms?: string[]
-}
 
 /** Builds the revision from the top `depth` feedback documents (Rocchio in vector space, RM3 on terms). */
-export function buildRevision(input: FeedbackInput, depth: number): Revision {
+export async function buildRevision(input: FeedbackInput, depth: number): Promise<Revision> {
   const top = input.feedback.slice(0, depth)
   const revision: Revision = {}
   if (input.mode !== 'lexical' && input.queryVector !== undefined) {
-    const vectors = input.store.vectorsByIds(input.collection, top.map((c) => c.id))
     // Non-relevant evidence: the tail of the same ranking, as far from the feedback as the list allows.
     const tail = input.settings.gamma > 0 ? input.feedback.slice(Math.max(depth, input.feedback.length - depth)) : []
-    const negatives = input.store.vectorsByIds(input.collection, tail.map((c) => c.id))
-    revision.vector = rocchio(input.queryVector, [...vectors.values()], [...negatives.values()], input.settings)
+    const vectors = await input.backend.vectors(input.collection, [...top, ...tail].map((c) => c.id))
+    const of = (hits: readonly Hit[]) => hits.flatMap((h) => vectors.get(h.id) ?? [])
+    revision.vector = rocchio(input.queryVector, of(top), of(tail), input.settings)
   }
   if (input.mode !== 'dense') {
     const lexicalScores = top.map((c) => c.scores.lexical).filter((s): s is number => s !== undefined && s > 0)
     const fallback = lexicalScores.length > 0 ? Math.min(...lexicalScores) : 1
-    revision.terms = expandQuery(input.bm25, input.query, top.map((c) => ({ id: c.id, score: c.scores.lexical ?? fallback })), {
+    const statistics = await input.backend.termStatistics(input.collection, top.map((c) => c.id))
+    revision.terms = expandQuery(statistics, input.query, top.map((c) => ({ id: c.id, score: c.scores.lexical ?? fallback })), {
       feedbackDocs: depth,
       feedbackTerms: input.settings.terms,
       originalQueryWeight: input.settings.original_query_weight,
@@ -93,30 +87,30 @@ export function buildRevision(input: FeedbackInput, depth: number): Revision {
  * drift guard on, revisions from several depths compete and the original query is kept unless one
  * revision preserves the original top results, agrees with its neighbours and adds something new.
  */
-export async function runFeedback(input: FeedbackInput): Promise<{ candidates: Candidate[]; report: FeedbackReport; prf_ms: number }> {
+export async function runFeedback(input: FeedbackInput): Promise<{ hits: Hit[]; report: FeedbackReport; prf_ms: number }> {
   const started = performance.now()
   const { settings } = input
   const terms = (revision: Revision) => revision.terms?.slice(0, settings.terms * 2).map((t) => t.term)
   if (!settings.guard) {
     await yieldToEventLoop()
-    const revision = buildRevision(input, settings.depth)
+    const revision = await buildRevision(input, settings.depth)
     await yieldToEventLoop()
-    const candidates = input.retrieve(revision)
+    const hits = await input.retrieve(revision)
     const report: FeedbackReport = { used: settings.depth, reason: 'drift guard off', source: settings.source, ...(revision.terms && { expansion_terms: terms(revision) }) }
-    return { candidates, report, prf_ms: elapsedMs(started) }
+    return { hits, report, prf_ms: elapsedMs(started) }
   }
   const depths = [...new Set([...GUARD_DEPTHS.filter((d) => d < settings.depth), settings.depth])]
-  const results = new Map<number, { candidates: Candidate[]; revision: Revision }>()
+  const results = new Map<number, { hits: Hit[]; revision: Revision }>()
   const decision = await guardAgainstDrift(
     input.feedback.map((c) => c.id),
     async (depth) => {
       // A revision is a feedback read, then a whole retrieval: the event loop gets a turn before each.
       await yieldToEventLoop()
-      const revision = buildRevision(input, depth)
+      const revision = await buildRevision(input, depth)
       await yieldToEventLoop()
-      const candidates = input.retrieve(revision)
-      results.set(depth, { candidates, revision })
-      return candidates.map((c) => c.id)
+      const hits = await input.retrieve(revision)
+      results.set(depth, { hits, revision })
+      return hits.map((c) => c.id)
     },
     { depths },
   )
@@ -128,5 +122,5 @@ export async function runFeedback(input: FeedbackInput): Promise<{ candidates: C
     revisions: decision.revisions,
     ...(chosen?.revision.terms && { expansion_terms: terms(chosen.revision) }),
   }
-  return { candidates: chosen?.candidates ?? [...input.feedback], report, prf_ms: elapsedMs(started) }
+  return { hits: chosen?.hits ?? [...input.feedback], report, prf_ms: elapsedMs(started) }
 }

@@ -1,13 +1,11 @@
+import { elapsedMs, type Hit } from '../candidate.js'
 import { errors } from '../errors.js'
-import type { Bm25Index } from '../retrieval/bm25-index.js'
-import { denseSearch } from '../retrieval/dense-retriever.js'
-import type { DenseIndex } from '../retrieval/hnsw-index.js'
+import type { WeightedTerm } from '../retrieval/bm25-index.js'
 import { reciprocalRankFusion, weightedScoreFusion, type FusedHit, type RankedHit } from '../retrieval/fusion.js'
-import type { SqliteStore } from '../store/sqlite-store.js'
-import { elapsedMs, type Candidate } from '../candidate.js'
+import type { RetrievalMode, RetrievalStrategy } from '../schemas/search.js'
+import type { Backend, Filter } from '../store/backend.js'
 
-export type RetrievalMode = 'dense' | 'lexical' | 'hybrid'
-export type Filter = Record<string, string | number | boolean | null>
+export type { RetrievalMode, RetrievalStrategy } from '../schemas/search.js'
 
 export interface FusionSettings {
   method: 'rrf' | 'weighted'
@@ -19,91 +17,74 @@ export const DEFAULT_FUSION: FusionSettings = { method: 'rrf', k: 60, weights: {
 
 /** What a first-pass retrieval needs; the query vector is absent in lexical mode. */
 export interface FirstPassInput {
-  store: SqliteStore
+  backend: Backend
   collection: string
   mode: RetrievalMode
-  dense?: { index: DenseIndex; query: Float32Array; oversample: number; rescoreDims: number }
+  dense?: { query: Float32Array; oversample: number; rescoreDims: number }
   /** A query string (refused past `maxTerms` distinct analysed terms), or RM3's weighted terms. */
-  lexical?: { index: Bm25Index; query: string; maxTerms?: number } | { index: Bm25Index; terms: { term: string; weight: number }[] }
-  /** How many candidates each retriever returns (and the fused list keeps). */
-  depth: number
+  lexical: { query: string; maxTerms?: number } | { terms: readonly WeightedTerm[] }
+  /** How many hits each retriever returns (and the fused list keeps): the request's `fusion.candidates`. */
+  candidates: number
   filter?: Filter
   fusion: FusionSettings
 }
 
 export interface FirstPassResult {
-  candidates: Candidate[]
+  hits: Hit[]
   timings: { retrieve_ms: number; rescore_ms: number; lexical_ms: number; fusion_ms: number }
-  /** How the first pass found its candidates: HNSW or exact (brute force) dense search, or BM25 alone. */
+  /** How the first pass found its hits: HNSW or exact (brute force) dense search, or BM25 alone. */
   strategy: RetrievalStrategy
 }
 
-export type RetrievalStrategy = 'hnsw' | 'exact' | 'bm25'
 
-/** BM25 has no metadata filter: over-fetch, then keep the ids the filter allows. */
-function lexicalSearch(input: FirstPassInput): RankedHit[] {
-  const lexical = input.lexical!
-  const limit = input.filter === undefined ? input.depth : Math.max(input.depth * 10, 1000)
-  const hits = 'terms' in lexical ? lexical.index.searchTerms(lexical.terms, limit) : lexical.index.search(lexical.query, limit, lexical.maxTerms)
-  if (input.filter === undefined) return hits
-  const allowed = input.store.idsMatching(input.collection, input.filter)
-  return hits.filter((h) => allowed.has(h.id)).slice(0, input.depth)
-}
+const toHits = (fused: readonly FusedHit[], scoreName: 'lexical' | 'fused'): Hit[] =>
+  fused.map((hit) => ({
+    id: hit.id,
+    score: hit.score,
+    scores: {
+      [scoreName]: hit.score,
+      ...(hit.sources.dense !== undefined && { dense: hit.sources.dense.score }),
+      ...(hit.sources.lexical !== undefined && { lexical: hit.sources.lexical.score }),
+    },
+    sources: hit.sources,
+  }))
 
-function toCandidates(store: SqliteStore, collection: string, fused: readonly FusedHit[], scoreName: 'lexical' | 'fused'): Candidate[] {
-  const docs = store.documentsByIds(collection, fused.map((f) => f.id))
-  return fused.flatMap((hit) => {
-    const doc = docs.get(hit.id)
-    if (doc === undefined) return []
-    const candidate: Candidate = {
-      id: hit.id,
-      text: doc.text,
-      score: hit.score,
-      scores: {
-        [scoreName]: hit.score,
-        ...(hit.sources.dense !== undefined && { dense: hit.sources.dense.score }),
-        ...(hit.sources.lexical !== undefined && { lexical: hit.sources.lexical.score }),
-      },
-      sources: hit.sources,
-      ...(doc.metadata !== null && { metadata: doc.metadata }),
-    }
-    return [candidate]
-  })
-}
-
-/** Dense, lexical or fused retrieval of `depth` candidates, best first, each with its per-retriever rank and score. */
-export function firstPass(input: FirstPassInput): FirstPassResult {
+/**
+ * Dense, lexical or fused retrieval of `candidates` hits, best first, each with its per-retriever rank and
+ * score. Texts are not read here: a stage or the response reads those it needs (see hydrate).
+ */
+export async function firstPass(input: FirstPassInput): Promise<FirstPassResult> {
   const timings = { retrieve_ms: 0, rescore_ms: 0, lexical_ms: 0, fusion_ms: 0 }
+  const filter = input.filter
   let strategy: RetrievalStrategy = 'bm25'
-  let denseHits: Candidate[] = []
+  let denseHits: (RankedHit & { rank: number })[] = []
   if (input.mode !== 'lexical') {
     if (input.dense === undefined) throw errors.invalidRequest('mode', `${input.mode} retrieval needs a query embedding`)
-    const dense = denseSearch(input.store, input.dense.index, {
-      collection: input.collection,
-      query: input.dense.query,
-      topK: input.depth,
+    const dense = await input.backend.denseSearch(input.collection, {
+      vector: input.dense.query,
+      limit: input.candidates,
       oversample: input.dense.oversample,
       rescoreDims: input.dense.rescoreDims,
-      ...(input.filter !== undefined && { filter: input.filter }),
+      ...(filter !== undefined && { filter }),
     })
     timings.retrieve_ms = dense.retrieve_ms
     timings.rescore_ms = dense.rescore_ms
     strategy = dense.strategy
-    denseHits = dense.candidates.map((c, i) => ({ ...c, sources: { dense: { rank: i + 1, score: c.score } } }))
-    if (input.mode === 'dense') return { candidates: denseHits, timings, strategy }
+    denseHits = dense.hits.map((h, i) => ({ id: h.id, score: h.score, rank: i + 1 }))
+    if (input.mode === 'dense') {
+      return { hits: denseHits.map((h) => ({ id: h.id, score: h.score, scores: { dense: h.score }, sources: { dense: { rank: h.rank, score: h.score } } })), timings, strategy }
+    }
   }
   const lexicalStart = performance.now()
-  const lexicalHits = lexicalSearch(input)
+  const lexicalHits = (await input.backend.lexicalSearch(input.collection, { ...input.lexical, limit: input.candidates, ...(filter !== undefined && { filter }) })).map((h, i) => ({ ...h, rank: i + 1 }))
   timings.lexical_ms = elapsedMs(lexicalStart)
   if (input.mode === 'lexical') {
-    const ranked: FusedHit[] = lexicalHits.map((h, i) => ({ id: h.id, score: h.score, sources: { lexical: { rank: i + 1, score: h.score } } }))
-    return { candidates: toCandidates(input.store, input.collection, ranked, 'lexical'), timings, strategy }
+    return { hits: toHits(lexicalHits.map((h) => ({ id: h.id, score: h.score, sources: { lexical: { rank: h.rank, score: h.score } } })), 'lexical'), timings, strategy }
   }
   const fusionStart = performance.now()
-  const lists = { dense: denseHits.map((c) => ({ id: c.id, score: c.score })), lexical: lexicalHits }
-  const options = { weights: input.fusion.weights, limit: input.depth }
+  const lists = { dense: denseHits, lexical: lexicalHits }
+  const options = { weights: input.fusion.weights, limit: input.candidates }
   const fused = input.fusion.method === 'rrf' ? reciprocalRankFusion(lists, { ...options, k: input.fusion.k }) : weightedScoreFusion(lists, options)
-  const candidates = toCandidates(input.store, input.collection, fused, 'fused')
   timings.fusion_ms = elapsedMs(fusionStart)
-  return { candidates, timings, strategy }
+  return { hits: toHits(fused, 'fused'), timings, strategy }
 }

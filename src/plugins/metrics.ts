@@ -169,12 +169,8 @@ export default fp(
     const collectionStats = async (): Promise<CollectionStats[]> => {
       if (!app.hasDecorator('collections')) return []
       // Only collections with an open index: one still opening at boot would hold the scrape until it is.
-      const stats = app.collections.indexStats()
-      const infos = await Promise.all(stats.map((s) => app.collections.describe(s.name).catch(() => undefined)))
-      return stats.flatMap((s, i) => {
-        const info = infos[i]
-        return info === undefined ? [] : [{ name: s.name, documents: info.count, indexVectors: s.indexVectors, deletedVectors: s.deletedSlots, sizeOnDiskBytes: info.size_on_disk_bytes }]
-      })
+      const stats = await app.collections.stats()
+      return stats.map((s) => ({ name: s.name, documents: s.count, indexVectors: s.index_vectors, deletedVectors: s.deleted_slots, sizeOnDiskBytes: s.size_on_disk_bytes }))
     }
     // A collection dropped mid-scrape must not fail the whole scrape: its gauges skip one round.
     const metrics = new FunnelMetrics(() =>

@@ -1,20 +1,29 @@
 import fp from 'fastify-plugin'
-import path from 'node:path'
+import { CalibratorStore } from '../calibration/calibrator-store.js'
 import type { Config } from '../config.js'
-import { SqliteStore } from '../store/sqlite-store.js'
+import type { Backend } from '../store/backend.js'
+import { EmbeddedBackend } from '../store/embedded/embedded-backend.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    store: SqliteStore
+    /** Where collections, documents, vectors and calibrators live (see src/store/backend.ts). */
+    backend: Backend
+    /** Active calibrators by (model, stage), cached; `apply` turns a raw stage score into P(relevant). */
+    calibrators: CalibratorStore
   }
 }
 
-/** Opens the SQLite store (the one durable resource) and closes it last. */
+/** Opens the storage backend (the one durable resource) and closes it last, after every index is saved. */
 export default fp(
   async (app, opts: { config: Config }) => {
-    const store = new SqliteStore(path.join(opts.config.dataDir, 'funnel.db'))
-    app.decorate('store', store)
-    app.addHook('onClose', async () => store.close())
+    const backend: Backend = new EmbeddedBackend({
+      dataDir: opts.config.dataDir,
+      indexSaveIntervalMs: opts.config.indexSaveIntervalMs,
+      log: (obj, msg) => app.log.info(obj, msg),
+    })
+    app.decorate('backend', backend)
+    app.decorate('calibrators', await CalibratorStore.open(backend.calibrators))
+    app.addHook('onClose', async () => backend.close())
   },
   { name: 'funnel-store' },
 )

@@ -30,7 +30,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async () => {
-      if (!app.store.isOpen) throw errors.notReady('storage is closed')
+      const storage = app.backend.notReady()
+      if (storage !== undefined) throw errors.notReady(storage)
       const shedding = app.sheddingNotReadyReason()
       if (shedding !== undefined) throw errors.notReady(shedding)
       const pending = app.modelsNotReady()

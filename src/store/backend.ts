@@ -17,17 +17,17 @@
  * - Search results are ordered best first, ties broken by id, and never hold a deleted document.
  *
  * @example
- *   const backend = await openEmbeddedBackend({ dataDir, log })
+ *   const backend = new EmbeddedBackend({ dataDir, indexSaveIntervalMs: 1000, log })
  *   await backend.createCollection({ name: 'books', model, dims: 384, index_dims: 96, index, settings: {} })
  *   await backend.upsert('books', [{ id: 'a', text: 'the king', metadata: null, vector }])
- *   const { hits } = await backend.denseSearch('books', { vector: query, topK: 10, oversample: 4, rescoreDims: 384 })
+ *   const { hits } = await backend.denseSearch('books', { vector: query, limit: 10, oversample: 4, rescoreDims: 384 })
  */
 import type { CalibratorRepository } from '../calibration/calibrator-repository.js'
 import type { TermStatistics, WeightedTerm } from '../retrieval/bm25-index.js'
 import type { AnalysisSettings } from '../retrieval/text-analysis.js'
+import type { Filter } from '../schemas/search.js'
 
-/** Metadata equality filter: every field must equal its value (null matches an explicit null). */
-export type Filter = Record<string, string | number | boolean | null>
+export type { Filter } from '../schemas/search.js'
 
 export interface IndexSettings {
   m: number
@@ -91,8 +91,9 @@ export interface ScoredId {
 export interface DenseQuery {
   /** Full-dimension query vector; the backend truncates it to the index dims itself. */
   vector: Float32Array
-  topK: number
-  /** The ANN search fetches topK × oversample candidates at the index dims before exact rescoring. */
+  /** Hits to return. */
+  limit: number
+  /** The ANN search fetches limit × oversample candidates at the index dims before exact rescoring. */
   oversample: number
   /** Dims for the exact rescoring (the model's full dims unless the request asks for fewer). */
   rescoreDims: number
@@ -118,11 +119,14 @@ export interface Backend {
   readonly kind: string
 
   /**
-   * Opens what exists (indexes, connections) in the background and returns at once; `notReady`
-   * says what is still opening and `whenOpen` settles when all is done.
+   * Brings one existing collection's indexes up (the embedded backend loads its HNSW file and replays
+   * newer writes; an engine that keeps its own indexes has nothing to do). Called once per collection
+   * at boot, before any request on it runs.
    */
-  start(): void
-  readonly whenOpen: Promise<void>
+  openCollection(collection: CollectionRecord): Promise<void>
+  /** Housekeeping once every collection has been opened (e.g. removing files of dropped collections). */
+  afterOpen(): Promise<void>
+  /** Why the backend itself cannot serve (storage closed, cluster unreachable); undefined when it can. */
   notReady(): Readiness
   /** Saves and releases everything; the backend is unusable afterwards. */
   close(): Promise<void>
@@ -147,7 +151,7 @@ export interface Backend {
   /** Full-dimension vectors of the given ids; ids no longer stored are absent. */
   vectors(collection: string, ids: readonly string[]): Promise<Map<string, Float32Array>>
 
-  /** The Matryoshka funnel: ANN at the index dims for topK × oversample, exact cosine at rescoreDims. */
+  /** The Matryoshka funnel: ANN at the index dims for limit × oversample, exact cosine at rescoreDims. */
   denseSearch(collection: string, query: DenseQuery): Promise<DenseResult>
   /** BM25 over the collection's analysed text, filtered server-side, best first. */
   lexicalSearch(collection: string, query: LexicalQuery): Promise<ScoredId[]>

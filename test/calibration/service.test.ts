@@ -4,7 +4,8 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { CalibratorStore, type CalibrationMetrics } from '../../src/calibration/calibrator-store.js'
 import { applyCalibrator, fitCalibrator, type CalibrationExample } from '../../src/calibration/fit.js'
-import { SqliteStore } from '../../src/store/sqlite-store.js'
+import { SqliteCalibratorRepository } from '../../src/store/embedded/sqlite-calibrators.js'
+import { SqliteStore } from '../../src/store/embedded/sqlite-store.js'
 import { buildTestApp, TEST_MODEL } from '../helpers/app.js'
 import { labelledScores, sigmoid } from './synthetic.js'
 
@@ -32,7 +33,7 @@ async function openStore(t: Test) {
   const open = () => {
     const sqlite = new SqliteStore(file)
     stores.push(sqlite)
-    return new CalibratorStore(sqlite.db)
+    return CalibratorStore.open(new SqliteCalibratorRepository(sqlite.db))
   }
   t.teardown(async () => {
     for (const s of stores) s.close()
@@ -43,32 +44,32 @@ async function openStore(t: Test) {
 
 t.test('store: each save is a new active version; history keeps the old ones; survives reopening', async (t) => {
   const { open, close } = await openStore(t)
-  const store = open()
-  t.equal(store.active('bm25', 'lexical'), undefined)
+  const store = await open()
+  t.equal((await store.active('bm25', 'lexical')), undefined)
   t.equal(store.apply('bm25', 'lexical', 3), undefined, 'no calibrator: apply says so instead of guessing')
   const first = plattFit(1, 1)
   const second = plattFit(2, 2)
-  t.same(store.save([{ model: 'bm25', stage: 'lexical', calibrator: first.calibrator, metrics: METRICS }]).map((s) => s.version), [1])
-  t.same(store.save([{ model: 'bm25', stage: 'lexical', calibrator: second.calibrator, metrics: METRICS }]).map((s) => s.version), [2])
-  store.save([{ model: 'm', stage: 'dense', calibrator: first.calibrator, metrics: METRICS }])
-  t.equal(store.active('bm25', 'lexical')?.version, 2)
-  t.same(store.history('bm25', 'lexical').map((c) => [c.version, c.active]), [[2, true], [1, false]])
-  t.same(store.list().map((c) => [c.stage, c.model, c.version]), [['dense', 'm', 1], ['lexical', 'bm25', 2]])
+  t.same((await store.save([{ model: 'bm25', stage: 'lexical', calibrator: first.calibrator, metrics: METRICS }])).map((s) => s.version), [1])
+  t.same((await store.save([{ model: 'bm25', stage: 'lexical', calibrator: second.calibrator, metrics: METRICS }])).map((s) => s.version), [2])
+  await store.save([{ model: 'm', stage: 'dense', calibrator: first.calibrator, metrics: METRICS }])
+  t.equal((await store.active('bm25', 'lexical'))?.version, 2)
+  t.same((await store.history('bm25', 'lexical')).map((c) => [c.version, c.active]), [[2, true], [1, false]])
+  t.same((await store.list()).map((c) => [c.stage, c.model, c.version]), [['dense', 'm', 1], ['lexical', 'bm25', 2]])
   close()
-  const reopened = open()
-  t.same(reopened.active('bm25', 'lexical')?.calibrator, second.calibrator, 'the stored calibrator round-trips')
+  const reopened = await open()
+  t.same((await reopened.active('bm25', 'lexical'))?.calibrator, second.calibrator, 'the stored calibrator round-trips')
   t.equal(reopened.apply('bm25', 'lexical', 0.5), applyCalibrator(second.calibrator, 0.5))
 })
 
 t.test('store: apply is cached and the cache is dropped when a new version is saved', async (t) => {
   const { open } = await openStore(t)
-  const store = open()
+  const store = await open()
   const shallow = plattFit(3, 0.5)
   const steep = plattFit(4, 3)
-  store.save([{ model: 'm', stage: 'dense', calibrator: shallow.calibrator, metrics: METRICS }])
+  await store.save([{ model: 'm', stage: 'dense', calibrator: shallow.calibrator, metrics: METRICS }])
   const before = store.apply('m', 'dense', 1)!
   t.equal(before, applyCalibrator(shallow.calibrator, 1))
-  store.save([{ model: 'm', stage: 'dense', calibrator: steep.calibrator, metrics: METRICS }])
+  await store.save([{ model: 'm', stage: 'dense', calibrator: steep.calibrator, metrics: METRICS }])
   const after = store.apply('m', 'dense', 1)!
   t.equal(after, applyCalibrator(steep.calibrator, 1), 'the new version is used at once')
   t.not(after, before)
@@ -76,20 +77,20 @@ t.test('store: apply is cached and the cache is dropped when a new version is sa
 
 t.test('store: a save that fails part-way stores nothing and keeps the active version', async (t) => {
   const { open } = await openStore(t)
-  const store = open()
+  const store = await open()
   const fit = plattFit(5, 1)
-  store.save([{ model: 'm', stage: 'dense', calibrator: fit.calibrator, metrics: METRICS }])
+  await store.save([{ model: 'm', stage: 'dense', calibrator: fit.calibrator, metrics: METRICS }])
   const cyclic = { ...METRICS } as Record<string, unknown>
   cyclic.self = cyclic
-  t.throws(() =>
+  await t.rejects(
     store.save([
       { model: 'm', stage: 'dense', calibrator: plattFit(6, 2).calibrator, metrics: METRICS },
       { model: 'bm25', stage: 'lexical', calibrator: fit.calibrator, metrics: cyclic as CalibrationMetrics },
     ]),
   )
-  t.equal(store.active('m', 'dense')?.version, 1)
-  t.equal(store.history('m', 'dense').length, 1)
-  t.equal(store.active('bm25', 'lexical'), undefined)
+  t.equal((await store.active('m', 'dense'))?.version, 1)
+  t.equal((await store.history('m', 'dense')).length, 1)
+  t.equal((await store.active('bm25', 'lexical')), undefined)
 })
 
 // ---- the service, on a real app (SQLite file, fixture embedder, HNSW, BM25) ----
@@ -126,7 +127,7 @@ t.test('service: a fit from qrels labels search hits per stage, stores versions,
 
   const again = await app.calibration.fit({ collection: 'c', qrels, mode: 'dense', top_k: 20 })
   t.same(again.calibrators.map((c) => [c.stage, c.version]), [['dense', 2]], 'default stage: the last one that ran')
-  t.equal(app.calibrators.active(TEST_MODEL, 'dense')?.version, 2)
+  t.equal((await app.calibrators.active(TEST_MODEL, 'dense'))?.version, 2)
 })
 
 t.test('service: a failed fit leaves the active calibrators and their cached values alone', async (t) => {
@@ -135,8 +136,8 @@ t.test('service: a failed fit leaves the active calibrators and their cached val
   const probe = app.calibrators.apply(TEST_MODEL, 'dense', 0.5)
   await t.rejects(app.calibration.fit({ collection: 'c', qrels: qrels.slice(0, 3), mode: 'dense', top_k: 2 }), { code: 'insufficient_labels', statusCode: 422 })
   await t.rejects(app.calibration.fit({ collection: 'c', qrels, mode: 'dense', stages: ['dense', 'lexical'] }), { code: 'invalid_request', message: /stage 'lexical' produced no scores/ })
-  t.equal(app.calibrators.active(TEST_MODEL, 'dense')?.version, 1)
-  t.equal(app.calibrators.active('bm25', 'lexical'), undefined, 'the stage that fitted was not stored either')
+  t.equal((await app.calibrators.active(TEST_MODEL, 'dense'))?.version, 1)
+  t.equal((await app.calibrators.active('bm25', 'lexical')), undefined, 'the stage that fitted was not stored either')
   t.equal(app.calibrators.apply(TEST_MODEL, 'dense', 0.5), probe)
 })
 

@@ -10,9 +10,9 @@ import { deferred, gateNextEmbed, onLifecyclePoint } from '../helpers/lifecycle-
 const batch = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, text: `${prefix} document ${i} about topic ${i % 7}` }))
 
 /** Stored documents and live HNSW vectors of one collection. */
-function counts(app: FastifyInstance, name: string): { documents: number; vectors: number } {
-  const stats = app.collections.indexStats().find((s) => s.name === name)
-  return { documents: app.store.countDocuments(name), vectors: stats?.indexVectors ?? -1 }
+async function counts(app: FastifyInstance, name: string): Promise<{ documents: number; vectors: number }> {
+  const stats = await app.backend.collectionStats(name)
+  return { documents: stats.count, vectors: stats.index_vectors }
 }
 
 t.test('an upsert arriving while create() is between commit and index registration is acknowledged and indexed', async (t) => {
@@ -33,9 +33,9 @@ t.test('an upsert arriving while create() is between commit and index registrati
   t.equal(created.statusCode, 201)
   const upserted = await upsert!
   t.equal(upserted.statusCode, 200, 'the upsert is acknowledged')
-  t.same(counts(app, 'kb'), { documents: 150, vectors: 150 }, 'every acknowledged document is in SQLite and in HNSW')
+  t.same(await counts(app, 'kb'), { documents: 150, vectors: 150 }, 'every acknowledged document is in SQLite and in HNSW')
   const restarted = await ctx.restart()
-  t.same(counts(restarted, 'kb'), { documents: 150, vectors: 150 }, 'and still after a restart')
+  t.same(await counts(restarted, 'kb'), { documents: 150, vectors: 150 }, 'and still after a restart')
 })
 
 t.test('an upsert racing a drop and re-create is either acknowledged and indexed, or refused and not stored', async (t) => {
@@ -61,13 +61,13 @@ t.test('an upsert racing a drop and re-create is either acknowledged and indexed
   const [upserted, dropped, created] = await Promise.all([upsert, drop, recreate])
   t.equal(dropped.statusCode, 200)
   t.equal(created.statusCode, 201)
-  const stored = app.store.documentsByIds('kb', ['u0', 'u149']).size
+  const stored = (await app.backend.documents('kb', ['u0', 'u149'])).size
   if (upserted.statusCode === 200) t.pass('upsert acknowledged (before the drop)')
   else t.equal(stored, 0, `an upsert answered ${upserted.statusCode} must not leave its documents stored`)
-  const now = counts(app, 'kb')
+  const now = await counts(app, 'kb')
   t.equal(now.vectors, now.documents, 'documents and HNSW vectors agree')
   const restarted = await ctx.restart()
-  const after = counts(restarted, 'kb')
+  const after = await counts(restarted, 'kb')
   t.equal(after.vectors, after.documents, 'and agree after a restart')
 })
 
@@ -76,18 +76,18 @@ t.test('startup repairs a dense index that misses stored documents (replay canno
   const { app } = ctx
   await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'kb' } })
   await app.inject({ method: 'PUT', url: '/v1/collections/kb/documents', payload: { documents: batch('a', 30) } })
-  const vector = app.store.vectorsByIds('kb', ['a0']).get('a0')!
+  const vector = (await app.backend.vectors('kb', ['a0'])).get('a0')!
   await ctx.stop()
   // The state an older version left behind: documents committed with no vectors in the saved index,
   // at a sequence number the saved index already covers (1: the first batch), so replaying newer writes skips them.
-  const { SqliteStore } = await import('../../src/store/sqlite-store.js')
+  const { SqliteStore } = await import('../../src/store/embedded/sqlite-store.js')
   const store = new SqliteStore(ctx.config.dataDir + '/funnel.db')
-  store.transaction(() => store.upsertDocuments('kb', batch('lost', 10).map((d) => ({ ...d, metadata: undefined, vector }))))
+  store.transaction(() => store.upsertDocuments('kb', batch('lost', 10).map((d) => ({ ...d, metadata: null, vector }))))
   store.db.prepare("UPDATE documents SET seq = 1 WHERE id LIKE 'lost%'").run()
   store.close()
 
   const restarted = await ctx.restart()
-  t.same(counts(restarted, 'kb'), { documents: 40, vectors: 40 }, 'the dense index is rebuilt from SQLite at boot')
+  t.same(await counts(restarted, 'kb'), { documents: 40, vectors: 40 }, 'the dense index is rebuilt from SQLite at boot')
   const hits = (await restarted.inject({ method: 'POST', url: '/v1/collections/kb/search', payload: { query: 'a document 0 about topic 0', top_k: 40, mode: 'dense' } })).json()
   t.ok(hits.results.some((r: { id: string }) => r.id.startsWith('lost')), 'the repaired documents are searchable')
 })

@@ -1,12 +1,4 @@
-import { errors } from '../errors.js'
-import type { ModelRegistry } from '../models/model-registry.js'
-import type { RetrievalMode } from '../pipeline/first-pass.js'
-import type { LexicalIndexes } from '../pipeline/lexical-indexes.js'
-import type { SearchPipeline, SearchRequest } from '../pipeline/search.js'
-import { cosineAtDims } from '../retrieval/vector-math.js'
-import type { CollectionRow, SqliteStore } from '../store/sqlite-store.js'
-import { STAGE_NAMES, type StageName } from '../candidate.js'
-import { stageModel, type CalibrationMetrics, type CalibratorStore } from './calibrator-store.js'
+import { stageModel, type CalibrationMetrics, type CalibratorStore } from '../calibration/calibrator-store.js'
 import {
   binarize,
   fitCalibrator,
@@ -15,43 +7,23 @@ import {
   type CalibrationExample,
   type CalibrationFit,
   type RawScale,
-} from './fit.js'
-import type { CalibrationSummary } from './metrics.js'
-import { sigmoid } from './platt.js'
-
-/** A labelled (query, document) pair: the document by its text, or by its id in the collection. */
-export interface LabelledExample {
-  query: string
-  document?: string
-  id?: string
-  label: number
-}
-
-/** A relevance judgement in the BEIR qrels sense: query (text, optional id), document id, label. */
-export interface Judgement {
-  query_id?: string
-  query: string
-  id: string
-  label: number
-}
+} from '../calibration/fit.js'
+import type { CalibrationSummary } from '../calibration/metrics.js'
+import { sigmoid } from '../calibration/platt.js'
+import { STAGE_NAMES, type StageName } from '../candidate.js'
+import { errors } from '../errors.js'
+import type { ModelRegistry } from '../models/model-registry.js'
+import { cosineAtDims } from '../retrieval/vector-math.js'
+import type { Backend, CollectionRecord } from '../store/backend.js'
+import type { FitCalibrationRequest, Judgement, LabelledExample } from '../schemas/calibration.js'
+import type { RetrievalMode } from '../schemas/search.js'
+import type { SearchPipeline, SearchRequest } from './search.js'
 
 export type FusionMethod = 'rrf' | 'weighted'
+export type { Judgement, LabelledExample } from '../schemas/calibration.js'
 
-export interface FitRequest {
-  examples?: LabelledExample[]
-  qrels?: Judgement[]
-  collection?: string
-  /** Embedding model for examples with document text and no collection (default: the server default). */
-  model?: string
-  stages?: string[]
-  /** Graded labels at or above this count as relevant; without it every label must be 0 or 1. */
-  label_threshold?: number
-  folds?: number
-  mode?: RetrievalMode
-  /** Hits labelled per judged query (default DEFAULT_CALIBRATION_TOP_K). */
-  top_k?: number
-  fusion?: FusionMethod
-}
+/** POST /v1/calibration/fit's body. */
+export type FitRequest = FitCalibrationRequest
 
 export interface FitOptions {
   /** Reranker model ids, the keys of the cross_encoder / listwise calibrators. */
@@ -181,9 +153,8 @@ const countPositives = (examples: readonly CalibrationExample[]): number => exam
 export class CalibrationService {
   constructor(
     private readonly components: {
-      store: SqliteStore
+      backend: Backend
       models: ModelRegistry
-      lexical: LexicalIndexes
       search: SearchPipeline
       calibrators: CalibratorStore
       maxTopK: number
@@ -192,7 +163,8 @@ export class CalibrationService {
 
   async fit(request: FitRequest, options: FitOptions = {}): Promise<FitOutcome> {
     const requested = checkStageNames(request.stages)
-    const row = request.collection === undefined ? undefined : this.components.store.requireCollection(request.collection)
+    const row = request.collection === undefined ? undefined : await this.components.backend.getCollection(request.collection)
+    if (request.collection !== undefined && row === undefined) throw errors.collectionNotFound(request.collection)
     const hasExamples = request.examples !== undefined && request.examples.length > 0
     const hasQrels = request.qrels !== undefined && request.qrels.length > 0
     if (hasExamples === hasQrels) throw errors.invalidRequest('examples', 'give labelled examples or qrels (one of the two)')
@@ -225,7 +197,7 @@ export class CalibrationService {
       return { stage, model, fit }
     })
 
-    const saved = this.components.calibrators.save(
+    const saved = await this.components.calibrators.save(
       fitted.map(({ stage, model, fit }) => ({ stage, model, calibrator: fit.calibrator, metrics: metricsOf(fit, collected.source) })),
     )
     return {
@@ -285,7 +257,7 @@ export class CalibrationService {
     return { stages, mode, judgedRelevant, retrievedRelevant }
   }
 
-  private async embeddingModel(row: CollectionRow | undefined, requested: string | undefined): Promise<string> {
+  private async embeddingModel(row: CollectionRecord | undefined, requested: string | undefined): Promise<string> {
     if (row !== undefined && requested !== undefined && requested !== row.model) {
       throw errors.invalidValue('model', requested, `collection '${row.name}' uses '${row.model}'; leave model out or name that one`)
     }
@@ -293,7 +265,7 @@ export class CalibrationService {
     return (await this.components.models.embedder(id)).id
   }
 
-  private async fromSearch(field: 'examples' | 'qrels', request: FitRequest, row: CollectionRow | undefined, fusion: FusionMethod, options: FitOptions) {
+  private async fromSearch(field: 'examples' | 'qrels', request: FitRequest, row: CollectionRecord | undefined, fusion: FusionMethod, options: FitOptions) {
     if (row === undefined) {
       throw errors.invalidRequest('collection', `labelling search hits needs a collection to search; or give every example its document text`)
     }
@@ -342,7 +314,7 @@ export class CalibrationService {
     }
   }
 
-  private async fromPairs(examples: readonly LabelledExample[], row: CollectionRow | undefined, model: string, requested: StageName[] | undefined, threshold: number | undefined) {
+  private async fromPairs(examples: readonly LabelledExample[], row: CollectionRecord | undefined, model: string, requested: StageName[] | undefined, threshold: number | undefined) {
     examples.forEach((e, i) => {
       if (e.document === undefined) throw errors.invalidRequest(`examples[${i}].document`, 'give every example its document text, or none (then hits of a collection search are labelled by id)')
     })
@@ -351,7 +323,7 @@ export class CalibrationService {
     const dense = await this.cosines(model, examples)
     stages.set('dense', dense.map((score, i) => ({ score, label: labels[i]! })))
     if (row !== undefined && requested?.includes('lexical')) {
-      const bm25 = this.lexicalScores(row, examples)
+      const bm25 = await this.lexicalScores(row, examples)
       stages.set('lexical', bm25.map((score, i) => ({ score, label: labels[i]! })))
     }
     const source: CalibrationMetrics['source'] = {
@@ -377,21 +349,23 @@ export class CalibrationService {
   }
 
   /** BM25 of the indexed document with each example's id; 0 when it shares no term with the query. */
-  private lexicalScores(row: CollectionRow, examples: readonly LabelledExample[]): number[] {
-    const present = this.components.store.documentsByIds(row.name, examples.flatMap((e) => (e.id === undefined ? [] : [e.id])))
+  private async lexicalScores(row: CollectionRecord, examples: readonly LabelledExample[]): Promise<number[]> {
+    const backend = this.components.backend
+    const present = await backend.documents(row.name, examples.flatMap((e) => (e.id === undefined ? [] : [e.id])))
     examples.forEach((e, i) => {
       if (e.id === undefined || !present.has(e.id)) {
         throw errors.invalidValue(`examples[${i}].id`, e.id ?? null, `lexical scores need the id of a document in collection '${row.name}'`)
       }
     })
-    const bm25 = this.components.lexical.forCollection(row)
-    const limit = Math.max(1, this.components.store.countDocuments(row.name))
+    const limit = Math.max(1, (await backend.collectionStats(row.name)).count)
     const byQuery = new Map<string, Map<string, number>>()
-    return examples.map((e) => {
-      let scores = byQuery.get(e.query)
-      if (scores === undefined) byQuery.set(e.query, (scores = new Map(bm25.search(e.query, limit).map((h) => [h.id, h.score]))))
-      return scores.get(e.id!) ?? 0
-    })
+    const scores: number[] = []
+    for (const e of examples) {
+      let ranked = byQuery.get(e.query)
+      if (ranked === undefined) byQuery.set(e.query, (ranked = new Map((await backend.lexicalSearch(row.name, { query: e.query, limit })).map((h) => [h.id, h.score]))))
+      scores.push(ranked.get(e.id!) ?? 0)
+    }
+    return scores
   }
 }
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import { Value } from 'typebox/value'
-import { errors, isFunnelError } from '../errors.js'
-import { Bm25Index, preAnalyze } from '../retrieval/bm25-index.js'
-import { AnalysisSettingsSchema, defaultAnalysisSettings, type AnalysisSettings } from '../retrieval/text-analysis.js'
-import type { CollectionRow, SqliteStore } from '../store/sqlite-store.js'
-import type { DocumentInput, WriteHook } from './collections.js'
+import { errors, isFunnelError } from '../../errors.js'
+import { Bm25Index, preAnalyze, type LexicalDocument } from '../../retrieval/bm25-index.js'
+import { AnalysisSettingsSchema, defaultAnalysisSettings, type AnalysisSettings } from '../../retrieval/text-analysis.js'
+import type { CollectionRecord } from '../backend.js'
+import type { SqliteStore } from './sqlite-store.js'
 
 /** FTS5 table names must be plain identifiers; collection names may hold '-' and capitals. */
 const tableKey = (collection: string): string => `c_${createHash('sha256').update(collection).digest('hex').slice(0, 24)}`
@@ -15,16 +15,16 @@ function dropTables(store: SqliteStore, key: string): void {
 }
 
 /** The analysis settings a collection was created with (stored in its settings JSON). */
-export function lexicalSettings(row: CollectionRow): AnalysisSettings {
+export function lexicalSettings(row: Pick<CollectionRecord, 'settings'>): AnalysisSettings {
   const stored = row.settings.lexical
   return stored === undefined ? { ...defaultAnalysisSettings } : (Value.Default(AnalysisSettingsSchema, structuredClone(stored)) as AnalysisSettings)
 }
 
 /**
- * One BM25 index per collection, kept in step with the documents by running inside the same SQLite
- * transaction as every document write (it is a WriteHook), so lexical and dense never disagree.
+ * One BM25 index (FTS5 tables) per collection, written inside the same SQLite transaction as every
+ * document write of the embedded backend, so lexical and dense never disagree.
  */
-export class LexicalIndexes implements WriteHook {
+export class LexicalIndexes {
   private readonly indexes = new Map<string, Bm25Index>()
 
   constructor(
@@ -36,7 +36,7 @@ export class LexicalIndexes implements WriteHook {
    * The open BM25 index of a collection. Never creates one: tables are made only when the collection
    * is created or opened at boot, so a request holding a stale row cannot bring back a dropped index.
    */
-  forCollection(row: CollectionRow): Bm25Index {
+  forCollection(row: CollectionRecord): Bm25Index {
     const index = this.indexes.get(row.name)
     if (index === undefined) throw errors.collectionNotFound(row.name)
     return index
@@ -47,7 +47,7 @@ export class LexicalIndexes implements WriteHook {
    * them or was built with other analysis settings than the collection's (a state an older version
    * could leave behind when a search raced a drop and re-create).
    */
-  open(row: CollectionRow): void {
+  open(row: CollectionRecord): void {
     const settings = lexicalSettings(row)
     let index: Bm25Index | undefined
     let reason = 'document count differs'
@@ -66,7 +66,7 @@ export class LexicalIndexes implements WriteHook {
     const fresh = this.store.transaction(() => {
       dropTables(this.store, tableKey(row.name))
       const rebuilt = new Bm25Index(this.store.db, tableKey(row.name), settings)
-      const batch: DocumentInput[] = []
+      const batch: LexicalDocument[] = []
       for (const doc of this.store.iterateDocuments(row.name)) {
         batch.push({ id: doc.id, text: doc.text })
         if (batch.length >= 500) rebuilt.upsert(batch.splice(0))
@@ -78,27 +78,27 @@ export class LexicalIndexes implements WriteHook {
     this.log({ collection: row.name, documents: expected, reason, ms: Math.round(performance.now() - started) }, 'lexical index rebuilt')
   }
 
-  onCreate(row: CollectionRow): void {
+  onCreate(row: CollectionRecord): void {
     // A leftover table set under this name (never expected, but cheap to rule out) must not be reused.
     dropTables(this.store, tableKey(row.name))
     this.indexes.set(row.name, new Bm25Index(this.store.db, tableKey(row.name), lexicalSettings(row)))
   }
 
   /** Analyses the batch in event-loop slices before the transaction; `onUpsert` then reuses the terms. */
-  prepareUpsert(row: CollectionRow, docs: readonly DocumentInput[]): Promise<void> {
+  prepareUpsert(row: CollectionRecord, docs: readonly LexicalDocument[]): Promise<void> {
     return preAnalyze(docs, lexicalSettings(row))
   }
 
-  onUpsert(row: CollectionRow, docs: readonly DocumentInput[]): void {
+  onUpsert(row: CollectionRecord, docs: readonly LexicalDocument[]): void {
     // The same objects prepareUpsert analysed: the index finds their terms by identity.
     this.forCollection(row).upsert(docs)
   }
 
-  onDelete(row: CollectionRow, ids: readonly string[]): void {
+  onDelete(row: CollectionRecord, ids: readonly string[]): void {
     this.forCollection(row).delete(ids)
   }
 
-  onDrop(row: CollectionRow): void {
+  onDrop(row: CollectionRecord): void {
     dropTables(this.store, tableKey(row.name))
     this.indexes.delete(row.name)
   }

@@ -1,24 +1,11 @@
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { errors } from '../errors.js'
-import { blobToVector, vectorToBlob } from '../retrieval/vector-math.js'
+import { errors } from '../../errors.js'
+import { blobToVector, vectorToBlob } from '../../retrieval/vector-math.js'
+import type { CollectionRecord, Filter, IndexSettings } from '../backend.js'
 
-export interface IndexSettings {
-  m: number
-  ef_construction: number
-  ef_search: number
-}
-
-export interface CollectionRow {
-  name: string
-  model: string
-  dims: number
-  index_dims: number
-  index: IndexSettings
-  /** Settings later stages add (lexical analysis, default mode); stored as JSON. */
-  settings: Record<string, unknown>
-  created_at: string
+export interface CollectionRow extends CollectionRecord {
   /** Write sequence number: bumped by every committed batch, so an index can tell how stale it is. */
   seq: number
 }
@@ -30,18 +17,16 @@ export interface DocumentRecord {
   metadata: Record<string, unknown> | null
 }
 
-export interface StoredDocument extends DocumentRecord {
+export interface StoredRecord extends DocumentRecord {
   vector: Float32Array
 }
 
-export interface DocumentWrite {
+export interface RecordWrite {
   id: string
   text: string
-  metadata: Record<string, unknown> | undefined
+  metadata: Record<string, unknown> | null
   vector: Float32Array
 }
-
-type Filter = Record<string, string | number | boolean | null>
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS collections (
@@ -120,7 +105,7 @@ const toRecord = (row: RawRecord): DocumentRecord => ({
   metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Record<string, unknown>),
 })
 
-const toDocument = (row: RawDocument): StoredDocument => ({ ...toRecord(row), vector: blobToVector(row.vector) })
+const toDocument = (row: RawDocument): StoredRecord => ({ ...toRecord(row), vector: blobToVector(row.vector) })
 
 /**
  * The durable store: collections, documents and their full-dimension vectors in one SQLite file.
@@ -214,7 +199,7 @@ export class SqliteStore {
    * Inserts or replaces documents; call inside `transaction` together with any other index writes.
    * Returns the label each document has in the vector index (stable across updates of the same id).
    */
-  upsertDocuments(collection: string, docs: readonly DocumentWrite[]): { seq: number; labels: number[] } {
+  upsertDocuments(collection: string, docs: readonly RecordWrite[]): { seq: number; labels: number[] } {
     const seq = this.bumpSeq(collection)
     const statement = this.db.prepare(
       `INSERT INTO documents (collection, id, text, metadata, seq) VALUES (?, ?, ?, ?, ?)
@@ -223,7 +208,7 @@ export class SqliteStore {
     )
     const vector = this.db.prepare('INSERT INTO vectors (label, vector) VALUES (?, ?) ON CONFLICT(label) DO UPDATE SET vector = excluded.vector')
     const labels = docs.map((doc) => {
-      const metadata = doc.metadata === undefined ? null : JSON.stringify(doc.metadata)
+      const metadata = doc.metadata === null ? null : JSON.stringify(doc.metadata)
       const label = (statement.get(collection, doc.id, doc.text, metadata, seq) as { label: number }).label
       vector.run(label, vectorToBlob(doc.vector))
       return label
@@ -246,7 +231,7 @@ export class SqliteStore {
     return { seq, labels }
   }
 
-  getDocument(collection: string, id: string): StoredDocument | undefined {
+  getDocument(collection: string, id: string): StoredRecord | undefined {
     const row = this.db
       .prepare(`SELECT ${DOCUMENT_COLUMNS} FROM ${DOCUMENT_JOIN} WHERE d.collection = ? AND d.id = ?`)
       .get(collection, id) as RawDocument | undefined
@@ -259,6 +244,21 @@ export class SqliteStore {
     // (CROSS JOIN fixes the order), so each label is one primary-key lookup.
     const rows = this.statement('SELECT d.label, d.id, d.text, d.metadata FROM json_each(?) AS j CROSS JOIN documents AS d ON d.label = j.value WHERE d.collection = ?').all(JSON.stringify(labels), collection) as RawRecord[]
     return new Map(rows.map((row) => [row.label, toRecord(row)]))
+  }
+
+  /** Document ids of the given labels, without reading text; labels no longer stored are absent. */
+  idsByLabels(collection: string, labels: readonly number[]): Map<number, string> {
+    const rows = this.statement('SELECT d.label AS label, d.id AS id FROM json_each(?) AS j CROSS JOIN documents AS d ON d.label = j.value WHERE d.collection = ?').all(JSON.stringify(labels), collection) as { label: number; id: string }[]
+    return new Map(rows.map((row) => [row.label, row.id]))
+  }
+
+  /** Stored bytes of a collection's documents and vectors. */
+  storedBytes(collection: string): number {
+    const row = this.statement(
+      `SELECT coalesce(sum(length(v.vector) + length(d.text) + coalesce(length(d.metadata), 0)), 0) AS bytes
+       FROM documents d JOIN vectors v ON v.label = d.label WHERE d.collection = ?`,
+    ).get(collection) as { bytes: number }
+    return row.bytes
   }
 
   /** Full-dimension vectors for the given labels (the rescoring stage reads only these). */
@@ -281,7 +281,7 @@ export class SqliteStore {
 
 
   /** Every stored document of a collection, in label order (for index rebuilds and evaluation). */
-  *iterateDocuments(collection: string, afterSeq = 0): IterableIterator<StoredDocument> {
+  *iterateDocuments(collection: string, afterSeq = 0): IterableIterator<StoredRecord> {
     const rows = this.db
       .prepare(`SELECT ${DOCUMENT_COLUMNS} FROM ${DOCUMENT_JOIN} WHERE d.collection = ? AND d.seq > ? ORDER BY d.label`)
       .iterate(collection, afterSeq) as IterableIterator<RawDocument>
@@ -335,10 +335,6 @@ export class SqliteStore {
   idsMatching(collection: string, filter: Filter): Set<string> {
     const labels = [...this.labelsMatching(collection, filter)]
     return new Set([...this.documentsByLabels(collection, labels).values()].map((d) => d.id))
-  }
-
-  updateSettings(name: string, settings: Record<string, unknown>): void {
-    this.db.prepare('UPDATE collections SET settings = ? WHERE name = ?').run(JSON.stringify(settings), name)
   }
 
   close(): void {

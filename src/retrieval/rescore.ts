@@ -1,0 +1,17 @@
+import { cosineAtDims } from './vector-math.js'
+
+export interface ScoredLabel {
+  label: number
+  score: number
+}
+
+/**
+ * The second half of the Matryoshka funnel: exact cosine at `dims` for each (label, vector) of an ANN
+ * shortlist; the best `limit`, best first (ties by label).
+ */
+export function rescoreAtFullDims(query: Float32Array, vectors: Iterable<[number, Float32Array]>, dims: number, limit: number): ScoredLabel[] {
+  const scored: ScoredLabel[] = []
+  for (const [label, vector] of vectors) scored.push({ label, score: cosineAtDims(query, vector, dims) })
+  scored.sort((a, b) => b.score - a.score || a.label - b.label)
+  return scored.slice(0, limit)
+}

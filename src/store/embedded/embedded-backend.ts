@@ -1,0 +1,348 @@
+import { readdir, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { elapsedMs } from '../../candidate.js'
+import { errors } from '../../errors.js'
+import { yieldToEventLoop } from '../../event-loop.js'
+import type { TermStatistics } from '../../retrieval/bm25-index.js'
+import { rescoreAtFullDims } from '../../retrieval/rescore.js'
+import { DenseIndex, type HnswSettings } from '../../retrieval/hnsw-index.js'
+import type { AnalysisSettings } from '../../retrieval/text-analysis.js'
+import type {
+  Backend,
+  CollectionRecord,
+  CollectionSpec,
+  CollectionStats,
+  DenseQuery,
+  DenseResult,
+  DocumentBody,
+  DocumentWrite,
+  LexicalQuery,
+  Readiness,
+  ScoredId,
+  StoredDocument,
+} from '../backend.js'
+import { LexicalIndexes, lexicalSettings } from './lexical-indexes.js'
+import { SqliteCalibratorRepository } from './sqlite-calibrators.js'
+import { SqliteStore, type CollectionRow } from './sqlite-store.js'
+
+export interface EmbeddedBackendOptions {
+  /** Folder of `funnel.db` and `indexes/`. */
+  dataDir: string
+  /** How long after a write the changed HNSW index is saved to disk. */
+  indexSaveIntervalMs: number
+  log: (obj: object, msg: string) => void
+  /** A write commits in transactions of at most this many milliseconds, so the event loop keeps turning. */
+  writeSliceMs?: number
+}
+
+/** Below this many filter matches, scoring them all exactly beats asking HNSW to skip the rest. */
+const EXACT_FILTER_LIMIT = 2048
+/** Over-fetch for a filtered BM25 search (FTS5 has no metadata filter). */
+const FILTERED_LEXICAL_MIN = 1000
+
+const record = (row: CollectionRow): CollectionRecord => ({
+  name: row.name,
+  model: row.model,
+  dims: row.dims,
+  index_dims: row.index_dims,
+  index: row.index,
+  settings: row.settings,
+  created_at: row.created_at,
+})
+
+/**
+ * The single-process backend: documents and full vectors in SQLite (WAL, synchronous=FULL), one
+ * hnswlib index per collection at the index dims in memory (saved in the background, replayed from
+ * SQLite's write sequence on open), BM25 in FTS5 tables written in the same transactions. An
+ * acknowledged write is in SQLite, FTS and the in-memory index before `upsert` resolves.
+ *
+ * @example
+ *   const backend = new EmbeddedBackend({ dataDir: './data', indexSaveIntervalMs: 1000, log })
+ *   for (const c of await backend.listCollections()) await backend.openCollection(c)
+ */
+export class EmbeddedBackend implements Backend {
+  readonly kind = 'embedded'
+  readonly store: SqliteStore
+  readonly calibrators: SqliteCalibratorRepository
+  private readonly lexical: LexicalIndexes
+  private readonly indexes = new Map<string, DenseIndex>()
+  private readonly saveTimers = new Map<string, NodeJS.Timeout>()
+  private readonly saving = new Map<string, Promise<void>>()
+  private readonly writeSliceMs: number
+
+  constructor(private readonly options: EmbeddedBackendOptions) {
+    this.store = new SqliteStore(path.join(options.dataDir, 'funnel.db'))
+    this.calibrators = new SqliteCalibratorRepository(this.store.db)
+    this.lexical = new LexicalIndexes(this.store, options.log)
+    this.writeSliceMs = options.writeSliceMs ?? 20
+  }
+
+  notReady(): Readiness {
+    return this.store.isOpen ? undefined : 'storage is closed'
+  }
+
+  private indexBase(name: string): string {
+    return path.join(this.options.dataDir, 'indexes', name)
+  }
+
+  private hnswSettings(row: CollectionSpec): HnswSettings {
+    return { dims: row.index_dims, m: row.index.m, efConstruction: row.index.ef_construction, efSearch: row.index.ef_search }
+  }
+
+  private row(name: string): CollectionRow {
+    return this.store.requireCollection(name)
+  }
+
+  private index(name: string): DenseIndex {
+    const index = this.indexes.get(name)
+    if (index === undefined) throw errors.collectionNotFound(name)
+    return index
+  }
+
+  async openCollection(collection: CollectionRecord): Promise<void> {
+    const row = this.row(collection.name)
+    const started = performance.now()
+    const loaded = await DenseIndex.load(this.indexBase(row.name), this.hnswSettings(row))
+    let index = loaded.index
+    let replayed = 0
+    if (index !== undefined && index.seq <= row.seq) {
+      for (const label of this.store.tombstonesSince(row.name, index.seq)) index.remove(label)
+      for (const doc of this.store.iterateDocuments(row.name, index.seq)) {
+        index.upsert(doc.label, doc.vector)
+        replayed++
+      }
+    } else {
+      index = this.rebuildIndex(row)
+    }
+    // Replay covers writes newer than the saved file; a document that never reached the index (an
+    // older version could commit one and then fail) is only caught by comparing the counts.
+    const documents = this.store.countDocuments(row.name)
+    let repaired = false
+    if (index.size !== documents) {
+      this.options.log({ collection: row.name, documents, indexVectors: index.size }, 'index disagrees with stored documents; rebuilding it from SQLite')
+      index = this.rebuildIndex(row)
+      repaired = true
+    }
+    index.seq = row.seq
+    this.indexes.set(row.name, index)
+    const action = repaired ? 'repaired' : loaded.index !== undefined && loaded.index === index ? 'loaded' : 'rebuilt'
+    this.options.log({ collection: row.name, action, reason: loaded.reason, replayed, size: index.size, deletedSlots: index.deletedSlots, ms: Math.round(performance.now() - started) }, 'index ready')
+    if (index.isDirty || repaired) await this.saveIndex(row.name, true)
+    this.lexical.open(row)
+  }
+
+  private rebuildIndex(row: CollectionRow): DenseIndex {
+    const index = DenseIndex.create(this.hnswSettings(row), Math.max(1024, this.store.countDocuments(row.name)))
+    for (const doc of this.store.iterateDocuments(row.name)) index.upsert(doc.label, doc.vector)
+    return index
+  }
+
+  /** Removes index files of collections that no longer exist (left by a crash mid-drop). */
+  async afterOpen(): Promise<void> {
+    const dir = path.join(this.options.dataDir, 'indexes')
+    const files = await readdir(dir).catch(() => [] as string[])
+    for (const file of files) {
+      const base = file.replace(/\.(hnsw|meta\.json)(\.tmp)?$/, '')
+      if (this.store.getCollection(base) === undefined && !this.indexes.has(base)) await rm(path.join(dir, file), { force: true })
+    }
+  }
+
+  async createCollection(spec: CollectionSpec): Promise<CollectionRecord> {
+    if (this.store.getCollection(spec.name) !== undefined) throw errors.collectionExists(spec.name)
+    await DenseIndex.removeFiles(this.indexBase(spec.name))
+    // Row, lexical tables and dense index appear in one tick: nothing can see one without the others.
+    const row = this.store.transaction(() => {
+      const created = this.store.createCollection(spec)
+      this.lexical.onCreate(created)
+      return created
+    })
+    this.indexes.set(row.name, DenseIndex.create(this.hnswSettings(row)))
+    return record(row)
+  }
+
+  async getCollection(name: string): Promise<CollectionRecord | undefined> {
+    const row = this.store.getCollection(name)
+    return row === undefined ? undefined : record(row)
+  }
+
+  async listCollections(): Promise<CollectionRecord[]> {
+    return this.store.listCollections().map(record)
+  }
+
+  async dropCollection(name: string): Promise<boolean> {
+    const row = this.store.getCollection(name)
+    if (row === undefined) return false
+    this.store.transaction(() => {
+      this.lexical.onDrop(row)
+      this.store.deleteCollection(name)
+    })
+    this.indexes.delete(name)
+    clearTimeout(this.saveTimers.get(name))
+    this.saveTimers.delete(name)
+    await this.saving.get(name)
+    await DenseIndex.removeFiles(this.indexBase(name))
+    return true
+  }
+
+  async collectionStats(name: string): Promise<CollectionStats> {
+    this.row(name)
+    const index = this.indexes.get(name)
+    const indexBytes = (await stat(`${this.indexBase(name)}.hnsw`).catch(() => undefined))?.size ?? 0
+    return {
+      count: this.store.countDocuments(name),
+      size_on_disk_bytes: this.store.storedBytes(name) + indexBytes,
+      index_vectors: index?.size ?? 0,
+      deleted_slots: index?.deletedSlots ?? 0,
+    }
+  }
+
+  /**
+   * Analyses the batch in event-loop slices, then commits it in transactions of about `writeSliceMs`
+   * each (SQLite rows, FTS terms and the in-memory HNSW index together), yielding between them: a
+   * 1,000 × 10 KB batch no longer holds the loop for seconds. Readers may see a batch half applied
+   * while it is being written; it is acknowledged only when every slice has committed.
+   */
+  async upsert(collection: string, docs: readonly DocumentWrite[]): Promise<void> {
+    const row = this.row(collection)
+    await this.lexical.prepareUpsert(row, docs)
+    const index = this.index(collection)
+    let next = 0
+    while (next < docs.length) {
+      const started = performance.now()
+      const seq = this.store.transaction(() => {
+        let seq = 0
+        const sliceStart = next
+        // At least one document per transaction; stop once the slice has used its time.
+        while (next < docs.length && (next === sliceStart || performance.now() - started < this.writeSliceMs)) {
+          const slice = docs.slice(next, next + 8)
+          const result = this.store.upsertDocuments(collection, slice)
+          this.lexical.onUpsert(row, slice)
+          result.labels.forEach((label, i) => index.upsert(label, slice[i]!.vector))
+          seq = result.seq
+          next += slice.length
+        }
+        return seq
+      })
+      index.seq = seq
+      if (next < docs.length) await yieldToEventLoop()
+    }
+    this.scheduleSave(collection)
+  }
+
+  async delete(collection: string, ids: readonly string[]): Promise<string[]> {
+    const row = this.row(collection)
+    const index = this.index(collection)
+    const existing = [...this.store.documentsByIds(collection, ids).keys()]
+    if (existing.length === 0) return []
+    const { seq, labels } = this.store.transaction(() => {
+      const result = this.store.deleteDocuments(collection, existing)
+      this.lexical.onDelete(row, existing)
+      return result
+    })
+    for (const label of labels) index.remove(label)
+    index.seq = seq
+    this.scheduleSave(collection)
+    return existing
+  }
+
+  async getDocument(collection: string, id: string): Promise<StoredDocument | undefined> {
+    this.row(collection)
+    const doc = this.store.getDocument(collection, id)
+    return doc === undefined ? undefined : { id: doc.id, text: doc.text, metadata: doc.metadata, vector: doc.vector }
+  }
+
+  async documents(collection: string, ids: readonly string[]): Promise<Map<string, DocumentBody>> {
+    this.row(collection)
+    const records = this.store.documentsByIds(collection, ids)
+    return new Map([...records].map(([id, doc]) => [id, { text: doc.text, metadata: doc.metadata }]))
+  }
+
+  async vectors(collection: string, ids: readonly string[]): Promise<Map<string, Float32Array>> {
+    this.row(collection)
+    return this.store.vectorsByIds(collection, ids)
+  }
+
+  /**
+   * The Matryoshka funnel: HNSW at the index dims for limit × oversample, then exact cosine at
+   * `rescoreDims` over the shortlist's stored vectors. An index already at the rescoring dims holds the
+   * exact vectors, so its scores are used as they are; a selective filter is scored exactly instead.
+   */
+  async denseSearch(collection: string, query: DenseQuery): Promise<DenseResult> {
+    this.row(collection)
+    const index = this.index(collection)
+    const started = performance.now()
+    const allowed = query.filter === undefined ? undefined : this.store.labelsMatching(collection, query.filter)
+    const exact = allowed !== undefined && allowed.size <= EXACT_FILTER_LIMIT
+    const neighbours = exact ? undefined : index.search(query.vector, query.limit * query.oversample, allowed)
+    const retrieveMs = elapsedMs(started)
+    const rescoreStart = performance.now()
+    const scored =
+      neighbours !== undefined && index.settings.dims === query.rescoreDims
+        ? neighbours
+            .map((n) => ({ label: n.label, score: n.similarity }))
+            .sort((a, b) => b.score - a.score || a.label - b.label)
+            .slice(0, query.limit)
+        : rescoreAtFullDims(query.vector, this.store.vectorsByLabels(neighbours?.map((n) => n.label) ?? [...allowed!]), query.rescoreDims, query.limit)
+    const ids = this.store.idsByLabels(collection, scored.map((s) => s.label))
+    const hits = scored.flatMap((s) => {
+      const id = ids.get(s.label)
+      return id === undefined ? [] : [{ id, score: s.score }]
+    })
+    return { hits, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: exact ? 'exact' : 'hnsw' }
+  }
+
+  async lexicalSearch(collection: string, query: LexicalQuery): Promise<ScoredId[]> {
+    const row = this.row(collection)
+    const bm25 = this.lexical.forCollection(row)
+    const limit = query.filter === undefined ? query.limit : Math.max(query.limit * 10, FILTERED_LEXICAL_MIN)
+    const hits = 'terms' in query ? bm25.searchTerms(query.terms, limit) : bm25.search(query.query, limit, query.maxTerms)
+    if (query.filter === undefined) return hits.map((h) => ({ id: h.id, score: h.score }))
+    const allowed = this.store.idsMatching(collection, query.filter)
+    return hits.filter((h) => allowed.has(h.id)).slice(0, query.limit).map((h) => ({ id: h.id, score: h.score }))
+  }
+
+  async termStatistics(collection: string): Promise<TermStatistics> {
+    return this.lexical.forCollection(this.row(collection))
+  }
+
+  analysis(collection: CollectionRecord): AnalysisSettings {
+    return lexicalSettings(collection)
+  }
+
+  private scheduleSave(name: string): void {
+    if (this.saveTimers.has(name)) return
+    const timer = setTimeout(() => {
+      this.saveTimers.delete(name)
+      this.saveIndex(name).catch((error: unknown) => this.options.log({ collection: name, err: error }, 'index save failed'))
+    }, this.options.indexSaveIntervalMs)
+    timer.unref()
+    this.saveTimers.set(name, timer)
+  }
+
+  /** Saves one index if it changed, then drops tombstones the saved file no longer needs. Saves of one
+   * collection are chained so two never write the same temp file at once. */
+  saveIndex(name: string, force = false): Promise<void> {
+    const previous = this.saving.get(name) ?? Promise.resolve()
+    const next = previous.then(async () => {
+      const index = this.indexes.get(name)
+      if (index === undefined || (!index.isDirty && !force)) return
+      const seq = index.seq
+      await index.save(this.indexBase(name))
+      if (this.indexes.get(name) === index) this.store.pruneTombstones(name, seq)
+    })
+    const settled = next.catch(() => undefined)
+    this.saving.set(name, settled)
+    void settled.then(() => {
+      if (this.saving.get(name) === settled) this.saving.delete(name)
+    })
+    return next
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.saveTimers.values()) clearTimeout(timer)
+    this.saveTimers.clear()
+    for (const name of this.indexes.keys()) await this.saveIndex(name)
+    this.indexes.clear()
+    this.store.close()
+  }
+}
