@@ -16,6 +16,7 @@ import collectionsRoutes from './routes/collections.js'
 import documentsRoutes from './routes/documents.js'
 import embeddingsRoutes from './routes/embeddings.js'
 import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
 import { COMPONENT_SCHEMAS } from './schemas/components.js'
 import rerankRoutes from './routes/rerank.js'
 import rerankV2Routes from './routes/rerank-v2.js'
@@ -155,6 +156,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
   await app.register(calibrationPlugin, { config })
 
   await app.register(healthRoutes)
+  await app.register(metricsRoutes)
   await app.register(collectionsRoutes)
   await app.register(documentsRoutes, { config })
   await app.register(searchRoutes, { config })

@@ -1,7 +1,6 @@
 import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import metricsRoutes from '../routes/metrics.js'
 import authPlugin from './auth.js'
 import loadSheddingPlugin from './load-shedding.js'
 import metricsPlugin from './metrics.js'
@@ -40,7 +39,6 @@ export default fp(
     await app.register(authPlugin, { config, limiter })
     await app.register(rateLimitPlugin, { limiter })
     await app.register(requestTimeoutPlugin, { config })
-    await app.register(metricsRoutes)
   },
   { name: 'funnel-production' },
 )
