@@ -87,19 +87,35 @@ function processExists(pid: number): boolean {
   }
 }
 
-/** Free loopback TCP ports, all distinct: every listener is held open until all are picked. */
-export async function freePorts(count: number): Promise<number[]> {
+function listen(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(undefined))
+    server.listen(port, '127.0.0.1', () => resolve(server))
+  })
+}
+
+/**
+ * Free loopback TCP ports, all distinct, in `count` pairs (p, p + 1): Weaviate expects a node's
+ * data port right after its gossip port and its Raft RPC port right after its Raft port (in
+ * localhost mode it dials a peer's RPC port as that peer's Raft port + 1). Every listener is held
+ * open until all are picked.
+ */
+export async function freePortPairs(count: number): Promise<[number, number][]> {
   const servers: net.Server[] = []
+  const pairs: [number, number][] = []
   try {
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer()
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(0, '127.0.0.1', resolve)
-      })
-      servers.push(server)
+    while (pairs.length < count) {
+      const first = await listen(0)
+      if (first === undefined) throw new Error('cannot listen on 127.0.0.1')
+      const port = (first.address() as net.AddressInfo).port
+      const second = port < 65535 ? await listen(port + 1) : undefined
+      servers.push(first)
+      if (second === undefined) continue
+      servers.push(second)
+      pairs.push([port, port + 1])
     }
-    return servers.map((server) => (server.address() as net.AddressInfo).port)
+    return pairs
   } finally {
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
   }
@@ -157,6 +173,8 @@ function nodeEnvironment(node: NodeState, nodes: readonly NodeState[]): NodeJS.P
     GRPC_PORT: String(node.ports.grpc),
     AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED: 'true',
     DEFAULT_VECTORIZER_MODULE: 'none',
+    // Funnel creates every class itself; without this a write to a class dropped meanwhile would recreate it.
+    AUTOSCHEMA_ENABLED: 'false',
     ENABLE_MODULES: '',
     DISABLE_TELEMETRY: 'true',
     GO_PROFILING_DISABLE: 'true',
@@ -194,9 +212,9 @@ export class WeaviateCluster {
     }
     mkdirSync(dir, { recursive: true })
     const count = options.nodes ?? 3
-    const ports = await freePorts(count * 6)
+    const pairs = await freePortPairs(count * 3)
     const nodes: NodeState[] = Array.from({ length: count }, (_, i) => {
-      const [http, grpc, gossip, data, raft, raftRpc] = ports.slice(i * 6, i * 6 + 6) as [number, number, number, number, number, number]
+      const [[http, grpc], [gossip, data], [raft, raftRpc]] = pairs.slice(i * 3, i * 3 + 3) as [[number, number], [number, number], [number, number]]
       return {
         index: i,
         name: `weaviate-${i}`,
