@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { STAGE_NAMES } from '../candidate.js'
-import { CollectionName } from './common.js'
+import { CollectionName, LiteralUnion } from './common.js'
+import { FUSION_METHODS, RETRIEVAL_MODES } from './search.js'
 
 /** In order of simplicity: on an exact tie in held-out log-loss the earlier one wins. */
 export const CALIBRATION_METHODS = ['platt', 'temperature', 'listwise', 'isotonic'] as const
@@ -38,7 +39,7 @@ export const CalibrationMetricsSchema = Type.Object({
     }),
     queries: Type.Integer({ description: 'distinct queries' }),
     collection: Type.Optional(Type.String()),
-    mode: Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('hybrid')])),
+    mode: Type.Optional(LiteralUnion(RETRIEVAL_MODES)),
     top_k: Type.Optional(Type.Integer({ description: 'hits labelled per query' })),
     judged_relevant: Type.Optional(Type.Integer({ description: 'relevant judgements given' })),
     retrieved_relevant: Type.Optional(Type.Integer({ description: 'of which found in the top_k hits' })),
@@ -91,9 +92,9 @@ export const FitCalibrationRequestSchema = Type.Object(
     ),
     label_threshold: Type.Optional(Type.Number({ description: 'graded labels at or above this count as relevant' })),
     folds: Type.Optional(Type.Integer({ minimum: 2, maximum: 20, description: 'cross-validation folds (default 5)' })),
-    mode: Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('hybrid')])),
+    mode: Type.Optional(LiteralUnion(RETRIEVAL_MODES)),
     top_k: Type.Optional(Type.Integer({ minimum: 1, description: `hits labelled per query (default ${DEFAULT_CALIBRATION_TOP_K})` })),
-    fusion: Type.Optional(Type.Union([Type.Literal('rrf'), Type.Literal('weighted')], { description: 'fusion method in hybrid mode (default rrf); the fused calibrator is keyed by it' })),
+    fusion: Type.Optional(LiteralUnion(FUSION_METHODS, { description: 'fusion method in hybrid mode (default rrf); the fused calibrator is keyed by it' })),
   },
   { additionalProperties: false },
 )

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { CollectionName, StringEnum, ref } from './common.js'
+import { RETRIEVAL_MODES } from './search.js'
 
 /** Path parameters of every route under /v1/collections/:name. */
 export const CollectionParamsSchema = Type.Object({ name: CollectionName })
@@ -30,7 +31,7 @@ export const CreateCollectionRequestSchema = Type.Object(
       ),
     ),
     default_mode: Type.Optional(
-      StringEnum(['dense', 'lexical', 'hybrid'], { description: "search mode when a request names none; default: the model's recommended mode" }),
+      StringEnum(RETRIEVAL_MODES, { description: "search mode when a request names none; default: the model's recommended mode" }),
     ),
   },
   { additionalProperties: false },

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from 'typebox'
+import { Type, type Static, type TSchema, type TSchemaOptions } from 'typebox'
 
 // Building blocks every resource's schemas share. This folder is a leaf: TypeBox and the bottom-layer
 // shapes only, never Fastify, routes, plugins or the pipeline, so any layer may import a type from it.
@@ -24,6 +24,13 @@ export const ref = <T extends TSchema & { $id?: string }>(schema: T) => {
  */
 export const StringEnum = <const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+
+/**
+ * A closed set of strings as `anyOf` of `const`: how some fields were first published (the OpenAPI
+ * document must not change); new fields use StringEnum.
+ */
+export const LiteralUnion = <const T extends readonly string[]>(values: T, options: TSchemaOptions = {}) =>
+  Type.Unsafe<T[number]>(Type.Union(values.map((value) => Type.Literal(value)), options))
 
 export const CollectionName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', description: 'collection name' })
 

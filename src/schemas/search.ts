@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
-import { Metadata, StringEnum, ref } from './common.js'
+import { STAGE_NAMES } from '../candidate.js'
+import { LiteralUnion, Metadata, StringEnum, ref } from './common.js'
 
 /**
  * A filter value: a string, number, boolean or null. Documented free-form because a union of scalars
@@ -17,6 +18,8 @@ export const FilterSchema = Type.Record(Type.String({ minLength: 1, maxLength: 1
 export type Filter = Static<typeof FilterSchema>
 
 export const RETRIEVAL_MODES = ['dense', 'lexical', 'hybrid'] as const
+export const FUSION_METHODS = ['rrf', 'weighted'] as const
+export type FusionMethod = (typeof FUSION_METHODS)[number]
 export const RetrievalModeSchema = StringEnum(RETRIEVAL_MODES, {
   description: 'retriever: dense (HNSW funnel), lexical (BM25) or hybrid (both, fused); default: the collection default_mode, else the model recommendation',
 })
@@ -26,7 +29,7 @@ const Weight = Type.Number({ minimum: 0, maximum: 100 })
 
 export const FusionRequestSchema = Type.Object(
   {
-    method: Type.Optional(StringEnum(['rrf', 'weighted'], { description: 'reciprocal rank fusion (default) or weighted sum of min-max normalised scores' })),
+    method: Type.Optional(StringEnum(FUSION_METHODS, { description: 'reciprocal rank fusion (default) or weighted sum of min-max normalised scores' })),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'RRF rank constant (default 60)' })),
     weights: Type.Optional(Type.Object({ dense: Type.Optional(Weight), lexical: Type.Optional(Weight) }, { additionalProperties: false })),
     candidates: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'candidates each retriever contributes (default 100, at least top_k)' })),
@@ -203,7 +206,7 @@ export const SearchResponseSchema = Type.Object({
   rerank: Type.Optional(RerankReportSchema),
   degraded: Type.Optional(Type.Boolean({ description: 'a rerank stage was skipped or failed; the best order so far is returned' })),
   calibration: Type.Object({
-    stage: Type.Union([Type.Literal('dense'), Type.Literal('lexical'), Type.Literal('fused'), Type.Literal('embedding'), Type.Literal('cross_encoder'), Type.Literal('listwise')]),
+    stage: LiteralUnion(STAGE_NAMES),
     model: Type.String({ description: 'the calibrator key: embedding model id, bm25, rrf/weighted, or the reranker model id' }),
     calibrated: Type.Boolean(),
   }),
