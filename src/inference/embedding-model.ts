@@ -15,6 +15,7 @@ export interface EmbeddingModelOptions {
   maxLength?: number
   pooling?: Pooling
   normalize?: boolean
+  /** Text put before each query / document; default: the folder's sentence-transformers prompts, if any. */
   prefixes?: { query: string; document: string }
   matryoshkaDims?: number[]
   batchSize?: number
@@ -65,6 +66,20 @@ async function readPooling(dir: string): Promise<Pooling | undefined> {
   throw new Error(`${dir}/1_Pooling/config.json: only mean and CLS pooling are supported`)
 }
 
+/**
+ * The query/document prompts a sentence-transformers folder declares in config_sentence_transformers.json
+ * (`prompts.query` / `prompts.document`, e.g. EmbeddingGemma's `task: search result | query: ` and
+ * `title: none | text: `); undefined when it declares neither. The manifest's `prefixes` take precedence.
+ */
+export async function readPrompts(dir: string): Promise<{ query: string; document: string } | undefined> {
+  const config = await readJson(path.join(dir, 'config_sentence_transformers.json'))
+  const prompts = config?.prompts
+  if (typeof prompts !== 'object' || prompts === null) return undefined
+  const { query, document } = prompts as Record<string, unknown>
+  if (typeof query !== 'string' && typeof document !== 'string') return undefined
+  return { query: typeof query === 'string' ? query : '', document: typeof document === 'string' ? document : '' }
+}
+
 async function readMaxLength(dir: string): Promise<number | undefined> {
   const st = await readJson(path.join(dir, 'sentence_bert_config.json'))
   if (typeof st?.max_seq_length === 'number') return st.max_seq_length
@@ -95,7 +110,9 @@ export class EmbeddingModel {
     private readonly outputName: string,
   ) {}
 
-  static async load(dir: string, options: EmbeddingModelOptions): Promise<EmbeddingModel> {
+  static async load(dir: string, loadOptions: EmbeddingModelOptions): Promise<EmbeddingModel> {
+    const prompts = loadOptions.prefixes ?? (await readPrompts(dir))
+    const options: EmbeddingModelOptions = { ...loadOptions, ...(prompts !== undefined && { prefixes: prompts }) }
     const onnxFile = await findOnnxFile(dir)
     const tokenizer = await TextTokenizer.fromDirectory(dir)
     const session = await OnnxSession.open(onnxFile, options.session)

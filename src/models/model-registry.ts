@@ -118,7 +118,10 @@ export class ModelRegistry {
     }
     const dir = modelDirectory(this.options.modelsDir, id)
     if (await hasOnnx(dir)) return dir
-    if (entry !== undefined) throw errors.modelNotPulled(id, `npm run models:pull -- ${id}`, await this.readyEmbeddingModels())
+    if (entry !== undefined) {
+      const how = entry.source.kind === 'dev-build' ? entry.source.command : `npm run models:pull -- ${id}`
+      throw errors.modelNotPulled(id, how, await this.readyEmbeddingModels())
+    }
     throw await this.unknownModelError(id)
   }
 
