@@ -4,7 +4,7 @@ import { errors } from '../errors.js'
 import { checkDimensions } from '../pipeline/collections.js'
 import { truncateAndNormalize } from '../retrieval/vector-math.js'
 import { ref } from '../schemas/common.js'
-import { EmbeddingsRequestSchema, EmbeddingsResponseSchema } from '../schemas/embeddings.js'
+import { EmbeddingsRequestSchema, EmbeddingsResponseSchema, type EmbeddingsRequest } from '../schemas/embeddings.js'
 import { errorResponses } from '../schemas/errors.js'
 
 const isTokenIds = (value: unknown): boolean => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number')
@@ -20,6 +20,12 @@ function checkInputShape(body: unknown): void {
   if (isTokenIds(input) || input.every(isTokenIds)) {
     throw errors.invalidRequest('input', 'token ids are not supported; pass text (a string or an array of strings) and the server tokenizes it')
   }
+}
+
+/** One vector as the request asks for it: cut to `dimensions` and renormalised when set; floats, or base64 little-endian float32. */
+function encode(vector: Float32Array, request: EmbeddingsRequest): number[] | string {
+  const v = request.dimensions === undefined ? vector : truncateAndNormalize(vector, request.dimensions)
+  return request.encoding_format === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v)
 }
 
 /** OpenAI-compatible embeddings, so existing OpenAI clients work by changing the base URL. */
@@ -49,11 +55,7 @@ const embeddings: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, op
       const tokens = result.tokenCounts.reduce((a, b) => a + b, 0)
       return {
         object: 'list' as const,
-        data: result.vectors.map((vector, index) => {
-          const v = body.dimensions === undefined ? vector : truncateAndNormalize(vector, body.dimensions)
-          const embedding = body.encoding_format === 'base64' ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v)
-          return { object: 'embedding' as const, index, embedding }
-        }),
+        data: result.vectors.map((vector, index) => ({ object: 'embedding' as const, index, embedding: encode(vector, body) })),
         model: model.id,
         usage: { prompt_tokens: tokens, total_tokens: tokens },
         truncated: result.truncated.flatMap((t, i) => (t ? [i] : [])),
