@@ -210,18 +210,17 @@ export class EmbeddedBackend implements Backend {
     while (next < docs.length) {
       const started = performance.now()
       const seq = this.store.transaction(() => {
-        let seq = 0
-        const sliceStart = next
-        // At least one document per transaction; stop once the slice has used its time.
-        while (next < docs.length && (next === sliceStart || performance.now() - started < this.writeSliceMs)) {
-          const slice = docs.slice(next, next + 8)
-          const result = this.store.upsertDocuments(collection, slice)
-          this.lexical.onUpsert(row, slice)
-          result.labels.forEach((label, i) => index.upsert(label, slice[i]!.vector))
+        let seq: number | undefined
+        // At least one chunk per transaction, all under one write sequence number; stop once it has used its time.
+        while (next < docs.length && (seq === undefined || performance.now() - started < this.writeSliceMs)) {
+          const chunk = docs.slice(next, next + 8)
+          const result = this.store.upsertDocuments(collection, chunk, seq)
+          this.lexical.onUpsert(row, chunk)
+          result.labels.forEach((label, i) => index.upsert(label, chunk[i]!.vector))
           seq = result.seq
-          next += slice.length
+          next += chunk.length
         }
-        return seq
+        return seq!
       })
       index.seq = seq
       if (next < docs.length) await yieldToEventLoop()

@@ -197,10 +197,10 @@ export class SqliteStore {
 
   /**
    * Inserts or replaces documents; call inside `transaction` together with any other index writes.
+   * Each call bumps the collection's write sequence unless given the `seq` of its transaction.
    * Returns the label each document has in the vector index (stable across updates of the same id).
    */
-  upsertDocuments(collection: string, docs: readonly RecordWrite[]): { seq: number; labels: number[] } {
-    const seq = this.bumpSeq(collection)
+  upsertDocuments(collection: string, docs: readonly RecordWrite[], seq = this.bumpSeq(collection)): { seq: number; labels: number[] } {
     const statement = this.db.prepare(
       `INSERT INTO documents (collection, id, text, metadata, seq) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(collection, id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata, seq = excluded.seq
