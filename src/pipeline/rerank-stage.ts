@@ -4,9 +4,8 @@ import { runCascade, type CascadeOutcome } from '../rerank/cascade.js'
 import type { RerankerPool } from '../rerank/reranker-pool.js'
 import type { RerankOptions, RerankReport, RerankStage } from '../schemas/search.js'
 
-// The request's rerank options and the report are the API's shapes (src/schemas/search.ts); they are
-// re-exported under the names the search pipeline imports.
-export type { RerankOptions as RerankRequest, RerankReport } from '../schemas/search.js'
+// The report is the API's shape (src/schemas/search.ts), re-exported for the search pipeline.
+export type { RerankReport } from '../schemas/search.js'
 
 export interface RerankDefaults {
   stages: RerankStage[]
