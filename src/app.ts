@@ -155,8 +155,9 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
   await app.register(pipelinePlugin, { config, ...(hooks.lifecycleProbe !== undefined && { lifecycleProbe: hooks.lifecycleProbe }) })
   await app.register(calibrationPlugin, { config })
 
-  await app.register(healthRoutes)
+  // /metrics first: it was registered with the production plugins, and the OpenAPI document keeps its path order.
   await app.register(metricsRoutes)
+  await app.register(healthRoutes)
   await app.register(collectionsRoutes)
   await app.register(documentsRoutes, { config })
   await app.register(searchRoutes, { config })
