@@ -5,7 +5,8 @@ import t from 'tap'
 
 // The layering the code is meant to keep (see README "Layout"), checked on every import in src/:
 // stages and storage never reach up into the pipeline, the pipeline never into plugins or routes,
-// only plugins choose a storage implementation, and only the HTTP layer knows Fastify.
+// only plugins choose a storage implementation, only the HTTP layer knows Fastify, and the API
+// schemas are a leaf every layer may import.
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const src = path.join(root, 'src')
@@ -34,6 +35,7 @@ export async function layeringViolations(): Promise<string[]> {
       const spec = (match[1] ?? match[2])!
       const where = `${path.relative(root, file)} -> ${spec}`
       if (!spec.startsWith('.')) {
+        if (from === 'schemas' && !spec.startsWith('typebox')) violations.push(`${where}: schemas are a leaf (TypeBox only)`)
         if ((spec === 'fastify' || spec === 'fastify-plugin' || spec.startsWith('@fastify/')) && !HTTP.has(from)) violations.push(`${where}: only the HTTP layer imports Fastify`)
         continue
       }
@@ -44,6 +46,7 @@ export async function layeringViolations(): Promise<string[]> {
       }
       const to = partOf(target)
       if (to === from) continue
+      if (from === 'schemas' && to !== 'candidate.ts') violations.push(`${where}: schemas import only each other and candidate.ts`)
       if (to === 'pipeline' && !ABOVE_PIPELINE.has(from)) violations.push(`${where}: a lower layer imports the pipeline`)
       if ((to === 'plugins' || to === 'routes') && !HTTP.has(from)) violations.push(`${where}: below the HTTP layer, nothing imports plugins or routes`)
       if (to === 'routes' && from === 'plugins') violations.push(`${where}: plugins are registered before routes and never import them`)

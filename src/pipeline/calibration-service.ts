@@ -15,11 +15,11 @@ import { errors } from '../errors.js'
 import type { ModelRegistry } from '../models/model-registry.js'
 import { cosineAtDims } from '../retrieval/vector-math.js'
 import type { Backend, CollectionRecord } from '../store/backend.js'
-import type { FitCalibrationRequest, Judgement, LabelledExample } from '../schemas/calibration.js'
-import type { RetrievalMode } from '../schemas/search.js'
+import { DEFAULT_CALIBRATION_TOP_K, type CalibrationSummaryBody, type FitCalibrationRequest, type Judgement, type LabelledExample, type StageFit } from '../schemas/calibration.js'
+import type { FusionMethod, RetrievalMode } from '../schemas/search.js'
 import type { SearchPipeline, SearchRequest } from './search.js'
 
-export type FusionMethod = 'rrf' | 'weighted'
+export type { FusionMethod } from '../schemas/search.js'
 export type { Judgement, LabelledExample } from '../schemas/calibration.js'
 
 /** POST /v1/calibration/fit's body. */
@@ -33,26 +33,8 @@ export interface FitOptions {
   onProgress?: (done: number, total: number) => void
 }
 
-export interface SummaryBody {
-  ece: number
-  brier: number
-  log_loss: number
-}
-
-export interface StageFitReport {
-  stage: StageName
-  model: string
-  method: CalibrationFit['method']
-  version: number
-  n: number
-  positives: number
-  held_out: { before: SummaryBody; after: SummaryBody }
-  baseline: CalibrationFit['baseline']
-  reason: string
-  created_at: string
-  /** The full fit (reliability bins included), for the CLI's diagrams; not part of the HTTP response. */
-  fit: CalibrationFit
-}
+/** One fitted stage as the API reports it, plus the full fit (reliability bins included) for the CLI's diagrams. */
+export type StageFitReport = StageFit & { fit: CalibrationFit }
 
 export interface FitOutcome {
   calibrators: StageFitReport[]
@@ -81,9 +63,9 @@ export interface LabelledScores {
 }
 
 /** Hits per judged query: the depth `score` is usually read at; calibration depends on it (see README). */
-export const DEFAULT_CALIBRATION_TOP_K = 10
+export { DEFAULT_CALIBRATION_TOP_K } from '../schemas/calibration.js'
 
-export const toSummaryBody = (s: CalibrationSummary): SummaryBody => ({ ece: s.ece, brier: s.brier, log_loss: s.logLoss })
+export const toSummaryBody = (s: CalibrationSummary): CalibrationSummaryBody => ({ ece: s.ece, brier: s.brier, log_loss: s.logLoss })
 
 /** The raw score read as a probability, as the fit's `baseline` did: the "before" of calibration. */
 export function baselineProbability(baseline: CalibrationFit['baseline'], raw: number): number {

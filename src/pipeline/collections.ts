@@ -1,7 +1,8 @@
 import { errors, isFunnelError } from '../errors.js'
 import type { ModelRegistry } from '../models/model-registry.js'
 import type { Backend, CollectionRecord, CollectionStats, IndexSettings, StoredDocument } from '../store/backend.js'
-import type { CollectionInfo } from '../schemas/collections.js'
+import type { CollectionInfo, IndexSettings as ApiIndexSettings } from '../schemas/collections.js'
+import type { UpsertDocument } from '../schemas/documents.js'
 import { CollectionLifecycle, type LifecycleProbe } from './collection-lifecycle.js'
 
 export type { CollectionInfo } from '../schemas/collections.js'
@@ -9,15 +10,13 @@ export type { CollectionInfo } from '../schemas/collections.js'
 export interface CreateCollectionInput {
   name: string
   model?: string
-  index?: { dims?: number; m?: number; ef_construction?: number; ef_search?: number }
+  index?: Partial<ApiIndexSettings>
+  /** Lexical analysis, default mode and other per-collection settings (the request's `lexical`, `default_mode`). */
   settings?: Record<string, unknown>
 }
 
-export interface DocumentInput {
-  id: string
-  text: string
-  metadata?: Record<string, unknown>
-}
+/** One document of an upsert, as the API takes it. */
+export type DocumentInput = UpsertDocument
 
 export const DEFAULT_INDEX: IndexSettings = { m: 16, ef_construction: 200, ef_search: 64 }
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/

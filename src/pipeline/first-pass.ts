@@ -2,13 +2,13 @@ import { elapsedMs, type Hit } from '../candidate.js'
 import { errors } from '../errors.js'
 import type { WeightedTerm } from '../retrieval/bm25-index.js'
 import { reciprocalRankFusion, weightedScoreFusion, type FusedHit, type RankedHit } from '../retrieval/fusion.js'
-import type { RetrievalMode, RetrievalStrategy } from '../schemas/search.js'
+import type { FusionMethod, RetrievalMode, RetrievalStrategy } from '../schemas/search.js'
 import type { Backend, Filter } from '../store/backend.js'
 
 export type { RetrievalMode, RetrievalStrategy } from '../schemas/search.js'
 
 export interface FusionSettings {
-  method: 'rrf' | 'weighted'
+  method: FusionMethod
   k: number
   weights: { dense: number; lexical: number }
 }

@@ -5,7 +5,6 @@ import type { RerankerPool } from '../rerank/reranker-pool.js'
 import type { RerankOptions, RerankReport, RerankStage } from '../schemas/search.js'
 
 // The report is the API's shape (src/schemas/search.ts), re-exported for the search pipeline.
-export type { RerankReport } from '../schemas/search.js'
 
 export interface RerankDefaults {
   stages: RerankStage[]
