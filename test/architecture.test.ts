@@ -39,7 +39,7 @@ export async function layeringViolations(): Promise<string[]> {
         if ((spec === 'fastify' || spec === 'fastify-plugin' || spec.startsWith('@fastify/')) && !HTTP.has(from)) violations.push(`${where}: only the HTTP layer imports Fastify`)
         continue
       }
-      const target = path.resolve(path.dirname(file), spec)
+      const target = path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts')
       if (!target.startsWith(src + path.sep)) {
         violations.push(`${where}: src imports only src`)
         continue
