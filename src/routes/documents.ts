@@ -58,6 +58,9 @@ const documents: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opt
         operationId: 'upsertDocuments',
         tags: ['documents'],
         summary: 'Upsert a batch of documents; returns once the batch is durable and searchable',
+        description:
+          'Documents are inserted or replaced by id, in order. A large batch is written in several short transactions, so searches may see part of it before this returns, ' +
+          'and a batch that was not acknowledged (timeout, crash) may be partly stored: retry it, upserts are idempotent by id.',
         params: CollectionParamsSchema,
         body: upsertDocumentsRequestSchema(maxDocumentChars),
         response: { 200: UpsertDocumentsResponseSchema, ...errorResponses(400, 404, 413, 503) },
