@@ -56,9 +56,10 @@ export async function readJudgedQueries(datasetDir: string, split: string): Prom
 
 /**
  * A fixed corpus subset for models too slow to embed a whole corpus on a small machine: every document
- * judged in the split's qrels, plus documents drawn by a seeded hash (FNV-1a of the id) until `size`,
- * in corpus order. The same ids for every model, so rows compare; scores on a subset are higher than
- * on the whole corpus (fewer distractors) and are labelled as such.
+ * judged in the split's qrels (corpus order), then the others in a seeded hash order (FNV-1a of the id),
+ * up to `size`. Subsets are nested (a smaller one is a prefix of a larger one), so a partly embedded
+ * subset is itself a valid smaller subset, and every model gets the same ids. Scores on a subset are
+ * higher than on the whole corpus (fewer distractors) and are labelled as such.
  */
 export function corpusSubset(docs: readonly Doc[], qrels: Map<string, Map<string, number>>, size: number): Doc[] {
   const judged = new Set<string>()
@@ -69,6 +70,5 @@ export function corpusSubset(docs: readonly Doc[], qrels: Map<string, Map<string
     return h
   }
   const others = docs.filter((d) => !judged.has(d.id)).sort((a, b) => fnv(a.id) - fnv(b.id) || (a.id < b.id ? -1 : 1))
-  const keep = new Set([...docs.filter((d) => judged.has(d.id)).map((d) => d.id), ...others.slice(0, Math.max(0, size - judged.size)).map((d) => d.id)])
-  return docs.filter((d) => keep.has(d.id))
+  return [...docs.filter((d) => judged.has(d.id)), ...others].slice(0, Math.max(size, 0))
 }

@@ -79,6 +79,12 @@ async function main(): Promise<void> {
         date: new Date().toISOString(),
       }
   const save = () => writeFileSync(metaFile, JSON.stringify(meta) + '\n')
+  // Resuming with another document list (e.g. a changed subset order): keep the queries, redo the documents.
+  const wantIds = docs.map((d) => d.id)
+  if (meta.docs.ids.length !== wantIds.length || meta.docs.ids.some((id, i) => id !== wantIds[i])) {
+    meta.docs = { ids: wantIds, done: 0, seconds: 0, tokens: 0, truncated: 0 }
+    writeFileSync(`${base}.docs.f32`, '')
+  }
 
   const run = async (kind: 'document' | 'query', items: Doc[], file: string, part: { done: number; seconds: number; tokens?: number; truncated?: number }) => {
     // Keep only whole rows that the metadata counts (a killed run may have left a partial chunk).

@@ -7,12 +7,13 @@
  * - funnel D×o: HNSW on the first D dims, top_k × o candidates, rescored exactly at full dims.
  * - funnel D×o, rescoring vectors kept as fp16 or int8 (one fp32 scale per vector) instead of fp32.
  *
- * nDCG@10, Recall@100 and MRR@10 with trec_eval's conventions, top_k 100 (as `npm run eval`).
+ * nDCG@10, Recall@100 and MRR@10 with trec_eval's conventions, top_k 100 (as `npm run eval`; --top-k 10
+ * measures a search for 10 hits, whose shortlist is 10 x oversample: Recall@100 is then Recall@10).
  *
  *   npx tsx bench/matryoshka/truncation-eval.ts --dataset ../shared/datasets/scifact --model google/embeddinggemma-300m \
  *     [--max-length 512] [--dims 768,512,256,128] [--index-dims 128,256] [--oversample 1,2,4,8] [--out FILE]
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -23,7 +24,6 @@ import { scoreRun, type Ranked } from './metrics.js'
 import { vectorBase, type VectorMeta } from './vectors.js'
 import { toFp16Rows, toInt8Rows, type CompactRows } from './compact-vectors.js'
 
-const TOP_K = 100
 const HNSW = { m: 16, efConstruction: 200, efSearch: 64 }
 
 function rows(file: string, dims: number): Float32Array[] {
@@ -77,6 +77,8 @@ async function main(): Promise<void> {
       oversample: { type: 'string', default: '1,2,4,8' },
       compact: { type: 'string', default: 'fp16,int8' },
       subset: { type: 'string' },
+      'top-k': { type: 'string', default: '100' },
+      'subset-file': { type: 'string' },
       'vectors-dir': { type: 'string', default: 'bench-results/matryoshka/vectors' },
       out: { type: 'string' },
     },
@@ -90,23 +92,33 @@ async function main(): Promise<void> {
   const entry = findModel(readManifest(), values.model)
   const maxLength = values['max-length'] !== undefined ? Number(values['max-length']) : (entry?.max_length ?? 512)
   const subset = values.subset !== undefined ? Number(values.subset) : undefined
-  // A subset is read from its own vector files (embed.ts --subset N) or cut from the whole corpus's.
+  // top_k 100 as npm run eval (Recall@100); top_k 10 is a user asking for 10 hits: the funnel's shortlist is 10 x oversample.
+  const TOP_K = Number(values['top-k'])
   const whole = vectorBase(values['vectors-dir'], dataset, values.model, maxLength)
-  const base = subset !== undefined && existsSync(`${whole}.sub${subset}.json`) ? `${whole}.sub${subset}` : whole
+  // Subsets are nested: the smallest embedded subset file of at least this size holds it (else the whole corpus's).
+  const subsetFiles = readdirSync(path.dirname(whole))
+    .map((f) => new RegExp(`^${path.basename(whole).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.sub(\\d+)\\.json$`).exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .filter((n) => subset !== undefined && n >= subset)
+    .sort((a, b) => a - b)
+  const subsetFile = values['subset-file'] ?? (subsetFiles.length > 0 ? `${whole}.sub${subsetFiles[0]}` : undefined)
+  const base = subsetFile !== undefined && existsSync(`${subsetFile}.json`) ? subsetFile : whole
   if (!existsSync(`${base}.json`)) throw new Error(`no vectors at ${base}.* (run bench/matryoshka/embed.ts first)`)
   const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as VectorMeta
   const full = meta.dims
-  let docs = rows(`${base}.docs.f32`, full)
+  let docs = rows(`${base}.docs.f32`, full).slice(0, meta.docs.done)
   const queries = rows(`${base}.queries.f32`, full)
-  if (docs.length !== meta.docs.ids.length || queries.length !== meta.queries.ids.length) {
+  let docIds = meta.docs.ids.slice(0, docs.length)
+  if (queries.length !== meta.queries.ids.length || (subset === undefined && docs.length !== meta.docs.ids.length)) {
     throw new Error(`incomplete vectors: ${docs.length}/${meta.docs.ids.length} docs, ${queries.length}/${meta.queries.ids.length} queries (resume embed.ts)`)
   }
-  let docIds = meta.docs.ids
   const qrels = await readQrels(datasetDir, values.split)
   if (subset !== undefined) {
+    // Any embedded subset at least this large holds it (subsets are nested); so does a whole corpus.
     const keep = new Set(corpusSubset(await readDocs(datasetDir), qrels, subset).map((d) => d.id))
     const rowsKept = docIds.map((id, i) => [id, i] as const).filter(([id]) => keep.has(id))
-    if (rowsKept.length !== keep.size) throw new Error(`the vectors hold ${rowsKept.length} of the subset's ${keep.size} documents`)
+    if (rowsKept.length !== keep.size) throw new Error(`the vectors hold ${rowsKept.length} of the subset's ${keep.size} documents (embed more)`)
     docs = rowsKept.map(([, i]) => docs[i]!)
     docIds = rowsKept.map(([id]) => id)
   }
@@ -167,7 +179,7 @@ async function main(): Promise<void> {
   }
 
   const tag = subset !== undefined ? `.sub${subset}` : ''
-  const out = values.out ?? path.join('bench-results', 'matryoshka', `${dataset}${tag}__${values.model.replace(/[^A-Za-z0-9.-]/g, '_')}__L${maxLength}.json`)
+  const out = values.out ?? path.join('bench-results', 'matryoshka', `${dataset}${tag}__${values.model.replace(/[^A-Za-z0-9.-]/g, '_')}__L${maxLength}__k${TOP_K}.json`)
   await mkdir(path.dirname(out), { recursive: true })
   const bytesPerMillion = Object.fromEntries([
     ['fp32', full * 4 * 1e6],
@@ -197,7 +209,7 @@ async function main(): Promise<void> {
     ) + '\n',
   )
   const fullRow = results.find((r) => r.config === `exact@${full}`)!
-  process.stdout.write(`\n| ${dataset}${tag} · ${values.model} | nDCG@10 | ×full | Recall@100 | MRR@10 |\n|---|---|---|---|---|\n`)
+  process.stdout.write(`\n| ${dataset}${tag} · ${values.model} · top_k ${TOP_K} | nDCG@10 | ×full | Recall@${Math.min(TOP_K, 100)} | MRR@10 |\n|---|---|---|---|---|\n`)
   for (const r of results) {
     process.stdout.write(`| ${r.config} | ${r.ndcg10.toFixed(4)} | ${(r.ndcg10 / fullRow.ndcg10).toFixed(3)} | ${r.recall100.toFixed(4)} | ${r.mrr10.toFixed(4)} |\n`)
   }
