@@ -70,7 +70,7 @@ export interface NodeStatus {
 
 const STATE_FILE = 'cluster.json'
 const DEFAULT_READY_TIMEOUT_MS = 120_000
-const STOP_TIMEOUT_MS = 60_000
+const STOP_TIMEOUT_MS = 30_000
 
 export const defaultClusterDir = (env: NodeJS.ProcessEnv = process.env): string =>
   env.FUNNEL_CLUSTER_DIR || path.join(os.tmpdir(), 'funnel-weaviate-cluster')
@@ -153,9 +153,13 @@ async function getJson(url: string, timeoutMs = 2000): Promise<{ status: number;
   }
 }
 
-/** The environment of node `i`, as issue 15 lists it, with this cluster's ports. */
-function nodeEnvironment(node: NodeState, nodes: readonly NodeState[]): NodeJS.ProcessEnv {
-  const first = nodes[0]!
+/**
+ * The environment of node `i`, as issue 15 lists it, with this cluster's ports. At the first start
+ * node 0 founds the cluster and the others join it; a restarted node joins the others, whichever it
+ * is (node 0 restarted without a peer to join would stay alone, retrying its Raft join forever).
+ */
+function nodeEnvironment(node: NodeState, nodes: readonly NodeState[], restart: boolean): NodeJS.ProcessEnv {
+  const peers = restart ? nodes.filter((n) => n.index !== node.index) : node.index === 0 ? [] : [nodes[0]!]
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -165,7 +169,7 @@ function nodeEnvironment(node: NodeState, nodes: readonly NodeState[]): NodeJS.P
     CLUSTER_BIND_ADDR: '127.0.0.1',
     CLUSTER_GOSSIP_BIND_PORT: String(node.ports.gossip),
     CLUSTER_DATA_BIND_PORT: String(node.ports.data),
-    ...(node.index === 0 ? {} : { CLUSTER_JOIN: `127.0.0.1:${first.ports.gossip}` }),
+    ...(peers.length > 0 && { CLUSTER_JOIN: peers.map((peer) => `127.0.0.1:${peer.ports.gossip}`).join(',') }),
     RAFT_PORT: String(node.ports.raft),
     RAFT_INTERNAL_RPC_PORT: String(node.ports.raftRpc),
     RAFT_JOIN: nodes.map((n) => `${n.name}:${n.ports.raft}`).join(','),
@@ -232,7 +236,7 @@ export class WeaviateCluster {
         readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
       },
     )
-    if (cluster.options.ownedByThisProcess) process.once('exit', () => cluster.killAllNow())
+    if (cluster.options.ownedByThisProcess) cluster.killNodesWhenThisProcessEnds()
     try {
       cluster.launch(0)
       await cluster.waitFor(() => portAnswers(nodes[0]!.ports.gossip), `node 0 gossip port ${nodes[0]!.ports.gossip}`)
@@ -274,12 +278,12 @@ export class WeaviateCluster {
     return node
   }
 
-  private launch(index: number): void {
+  private launch(index: number, restart = false): void {
     const node = this.node(index)
     mkdirSync(node.dataDir, { recursive: true })
     const out = openSync(node.logFile, 'a')
     const child = spawn(this.state.binary, ['--scheme', 'http', '--host', '127.0.0.1', '--port', String(node.ports.http)], {
-      env: nodeEnvironment(node, this.state.nodes),
+      env: nodeEnvironment(node, this.state.nodes, restart),
       stdio: ['ignore', out, out],
       // Its own process group: a Ctrl-C in the terminal that ran `start` does not reach the nodes.
       detached: true,
@@ -376,11 +380,11 @@ export class WeaviateCluster {
     const node = this.node(index)
     if (this.isAlive(node)) await this.signalAndWait(node, 'SIGTERM', STOP_TIMEOUT_MS)
     await this.waitFor(async () => !(await portAnswers(node.ports.http)) && !(await portAnswers(node.ports.gossip)), `${node.name}'s ports to be free`)
-    this.launch(index)
+    this.launch(index, true)
     await this.waitUntilHealthy()
   }
 
-  /** SIGTERM to every node, SIGKILL to any still running after a minute; returns once all have exited. */
+  /** SIGTERM to every node, SIGKILL to any still running after 30 s; returns once all have exited. */
   async stop(): Promise<void> {
     await Promise.all(this.state.nodes.map((node) => this.signalAndWait(node, 'SIGTERM', STOP_TIMEOUT_MS)))
   }
@@ -421,6 +425,22 @@ export class WeaviateCluster {
     node.pid = null
     this.saveState()
     this.options.log(`${node.name} (pid ${pid}) stopped with ${signal}`)
+  }
+
+  /**
+   * Kills the nodes when this process exits, or is stopped by SIGTERM/SIGINT (a test runner's
+   * timeout): the nodes run in their own process group, so nothing else would stop them.
+   */
+  private killNodesWhenThisProcessEnds(): void {
+    process.once('exit', () => this.killAllNow())
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const onSignal = () => {
+        this.killAllNow()
+        process.removeListener(signal, onSignal)
+        process.kill(process.pid, signal)
+      }
+      process.once(signal, onSignal)
+    }
   }
 
   /** Synchronous last resort on process exit (tests that crash must not leave nodes behind). */

@@ -73,6 +73,7 @@ const WRITE_CHUNK_BYTES = 4 * 1024 * 1024
 /** Analysed terms per GraphQL request when counting document frequencies. */
 const DF_CHUNK = 100
 const MAX_RESULTS = 10_000
+const DEFAULT_HEALTH_INTERVAL_MS = 2000
 /** Extra BM25 hits fetched so that ties at the cut are broken by id, as the contract asks. */
 const TIE_MARGIN = 16
 /** How long a collection record read from the catalog is reused (it only changes by drop and re-create). */
@@ -136,11 +137,12 @@ export class WeaviateBackend implements Backend {
   /** Starts watching the nodes' readiness for /readyz. */
   async afterOpen(): Promise<void> {
     await this.checkHealth()
-    this.healthTimer ??= setInterval(() => void this.checkHealth(), this.options.healthIntervalMs ?? 5000).unref()
+    this.healthTimer ??= setInterval(() => void this.checkHealth(), this.options.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS).unref()
   }
 
   private async checkHealth(): Promise<void> {
-    const ready = await this.nodes.readyNodes()
+    const interval = this.options.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS
+    const ready = await this.nodes.readyNodes(Math.min(2000, interval), 2 * interval)
     const total = this.nodes.endpoints.length
     if (this.health !== undefined && ready.length !== this.health.ready) {
       this.options.log[ready.length === total ? 'info' : 'warn']({ ready: ready.map((n) => n.url), total }, 'weaviate nodes ready changed')

@@ -11,6 +11,8 @@ export interface WeaviateEndpoint {
 }
 
 const DEFAULT_GRPC_PORT = 50051
+/** How long a node that failed a call is left out of the rotation (unless a readiness probe finds it back). */
+const AVOID_AFTER_FAILURE_MS = 10_000
 
 /**
  * Parses FUNNEL_WEAVIATE_URLS: comma-separated `http(s)://host:port` with an optional `?grpc=PORT`
@@ -61,10 +63,32 @@ export const isRetryable = (error: unknown): boolean => RETRYABLE.test(error ins
  */
 export class NodePool {
   private readonly clients: (Promise<WeaviateClient> | undefined)[]
+  /** Until when each node is skipped: it failed a call, or the last readiness probe found it down. */
+  private readonly avoidUntil: number[]
   private next = 0
 
   constructor(private readonly options: NodePoolOptions) {
     this.clients = options.endpoints.map(() => undefined)
+    this.avoidUntil = options.endpoints.map(() => 0)
+  }
+
+  /**
+   * The next node to try: round robin over the nodes not being avoided, or over all when every one
+   * is. Avoiding matters beyond speed: weaviate-client retries a gRPC call on an unreachable node
+   * five times with exponential backoff (up to the attempt's whole timeout) before it gives up.
+   */
+  private pick(): number {
+    const count = this.options.endpoints.length
+    const now = Date.now()
+    for (let i = 0; i < count; i++) {
+      const index = this.next++ % count
+      if (this.avoidUntil[index]! <= now) return index
+    }
+    return this.next++ % count
+  }
+
+  private avoid(index: number, ms: number): void {
+    this.avoidUntil[index] = Date.now() + ms
   }
 
   get endpoints(): readonly WeaviateEndpoint[] {
@@ -112,12 +136,13 @@ export class NodePool {
     const count = this.options.endpoints.length
     let attempt = 0
     for (;;) {
-      const index = this.next++ % count
+      const index = this.pick()
       try {
         return await operation(await this.client(index), this.options.endpoints[index]!)
       } catch (error) {
         attempt++
         if (!isRetryable(error)) throw error
+        this.avoid(index, AVOID_AFTER_FAILURE_MS)
         if (Date.now() >= deadline) {
           throw errors.notReady(`the Weaviate cluster did not answer within ${this.options.timeoutMs} ms (${attempt} attempts; last: ${String(error).slice(0, 300)})`)
         }
@@ -127,8 +152,11 @@ export class NodePool {
     }
   }
 
-  /** Nodes that answer /v1/.well-known/ready now. */
-  async readyNodes(timeoutMs = 2000): Promise<WeaviateEndpoint[]> {
+  /**
+   * Nodes that answer /v1/.well-known/ready now. Calls avoid the others for `avoidMs` (a node found
+   * ready is tried again at once).
+   */
+  async readyNodes(timeoutMs = 2000, avoidMs = AVOID_AFTER_FAILURE_MS): Promise<WeaviateEndpoint[]> {
     const answers = await Promise.all(
       this.options.endpoints.map(async (endpoint) => {
         try {
@@ -140,6 +168,7 @@ export class NodePool {
         }
       }),
     )
+    answers.forEach((ready, i) => (ready ? (this.avoidUntil[i] = 0) : this.avoid(i, avoidMs)))
     return this.options.endpoints.filter((_, i) => answers[i])
   }
 
