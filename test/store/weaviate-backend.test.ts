@@ -116,6 +116,18 @@ t.test('WeaviateBackend on a 3-node cluster', { skip }, async (t) => {
     }
   })
 
+  await t.test('read-your-writes in a full top-k: a fresh best match outranks 60 older matches at once', async (t) => {
+    // Weaviate 1.35.2's BlockMax WAND gives a term still in the memtable no upper bound and prunes
+    // its documents once the top-k heap is full; the cluster runs the exact WAND instead.
+    await backend.createCollection(smallSpec('topk'))
+    const older = Array.from({ length: 60 }, (_, i) => ({ id: `old-${i}`, text: `kiwi filler words number ${i} and more filler words here`, metadata: null, vector: unitVector(200 + i) }))
+    await backend.upsert('topk', older)
+    await backend.upsert('topk', [{ id: 'fresh', text: 'kiwi kiwi kiwi', metadata: null, vector: unitVector(300) }])
+    const hits = await backend.lexicalSearch('topk', { query: 'kiwi', limit: 10 })
+    t.equal(hits.length, 10)
+    t.equal(hits[0]?.id, 'fresh', 'the fresh document ranks first')
+  })
+
   await t.test('delete: returns the ids that existed; nothing finds them afterwards', async (t) => {
     t.same(await backend.delete('Books-1', ['cat', 'missing', 'cat']), ['cat'])
     t.equal(await backend.getDocument('Books-1', 'cat'), undefined)
@@ -154,13 +166,13 @@ t.test('WeaviateBackend on a 3-node cluster', { skip }, async (t) => {
     t.equal(await backend.dropCollection('books-1'), true)
     t.equal(await backend.dropCollection('books-1'), false)
     t.equal(await backend.getCollection('books-1'), undefined)
-    t.same((await backend.listCollections()).map((c) => c.name), ['Books-1'])
+    t.same((await backend.listCollections()).map((c) => c.name), ['Books-1', 'topk'])
     await t.rejects(backend.getDocument('books-1', 'run'), { code: 'collection_not_found' })
   })
 
   await t.test('a second backend (another Funnel replica) sees the same collections, documents and calibrators', async (t) => {
     const other = openTestBackend(t, cluster, { classPrefix: backend['prefix'] as string, consistency: 'ONE' })
-    t.same((await other.listCollections()).map((c) => c.name), ['Books-1'])
+    t.same((await other.listCollections()).map((c) => c.name), ['Books-1', 'topk'])
     t.equal((await other.getDocument('Books-1', 'run'))?.text, docs[0]!.text)
     t.equal((await other.calibrators.active('bm25', 'lexical'))?.version, 2)
   })

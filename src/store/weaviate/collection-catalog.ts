@@ -7,6 +7,12 @@ export interface MetaClassOptions {
   replicationFactor: number
 }
 
+export interface CatalogOptions extends MetaClassOptions {
+  /** How long a record change waits to be visible on every node (`NodePool.awaitOnEveryNode`). */
+  visibilityWaitMs: number
+  catchUpMs: number
+}
+
 /**
  * Creates a class Funnel keeps its own records in (the collection catalog, the calibrators), if it is
  * missing. Concurrent replicas may race to create it: Weaviate serialises schema changes through Raft
@@ -37,6 +43,19 @@ export async function ensureMetaClass(
 }
 
 /**
+ * Waits until every node in the rotation can read class `name`: schema changes reach each node
+ * through Raft a moment apart, and a call on a node that has not applied one yet fails.
+ */
+export async function awaitClassOnEveryNode(nodes: NodePool, name: string, options: { visibilityWaitMs: number; catchUpMs: number }): Promise<void> {
+  await nodes.awaitOnEveryNode(
+    async (client) => (await client.collections.use(name).withConsistency('ONE').query.fetchObjects({ limit: 1 }), 1),
+    1,
+    options.visibilityWaitMs,
+    options.catchUpMs,
+  )
+}
+
+/**
  * The collection records (spec, settings, creation time) in a Weaviate class of their own, one
  * object per collection at a UUID derived from its name, so every replica reads the same catalog.
  */
@@ -48,7 +67,7 @@ export class CollectionCatalog {
     private readonly nodes: NodePool,
     prefix: string,
     private readonly consistency: ConsistencyLevel,
-    private readonly options: MetaClassOptions,
+    private readonly options: CatalogOptions,
   ) {
     this.className = catalogClassName(prefix)
   }
@@ -66,6 +85,7 @@ export class CollectionCatalog {
           this.options,
         ),
       )
+      .then(() => awaitClassOnEveryNode(this.nodes, this.className, this.options))
       .catch((error) => {
         this.ensured = undefined
         throw error
@@ -96,6 +116,16 @@ export class CollectionCatalog {
     return records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
 
+  /** Waits until every node in the rotation reads the record of `name` as present (1) or absent (0). */
+  private async awaitOnEveryNode(name: string, expected: 0 | 1): Promise<void> {
+    await this.nodes.awaitOnEveryNode(
+      async (client) => ((await client.collections.use(this.className).withConsistency('ONE').query.fetchObjectById(collectionRecordUuid(name))) === null ? 0 : 1),
+      expected,
+      this.options.visibilityWaitMs,
+      this.options.catchUpMs,
+    )
+  }
+
   /**
    * Stores `record` unless one exists. Returns the record that is stored: `record` itself, or the
    * existing one (the caller's own earlier attempt when its `created_at` is equal, else a conflict).
@@ -110,6 +140,9 @@ export class CollectionCatalog {
         if (!/already exists/i.test(String(error))) throw error
         return (await this.get(record.name)) ?? record
       }
+    }).then(async (stored) => {
+      await this.awaitOnEveryNode(record.name, 1)
+      return stored
     })
   }
 
@@ -117,6 +150,7 @@ export class CollectionCatalog {
   async remove(name: string): Promise<boolean> {
     if ((await this.get(name)) === undefined) return false
     await this.nodes.run((client) => this.use(client).data.deleteById(collectionRecordUuid(name)))
+    await this.awaitOnEveryNode(name, 0)
     return true
   }
 }

@@ -14,7 +14,9 @@ export const FULL_VECTOR = 'full'
  *   the embedded backend (Weaviate itself has no stemmer); also filterable, for document frequencies;
  * - `metadata_json`: the metadata as JSON, stored only (it round-trips exactly);
  * - `meta_terms`: one field-tokenized term per top-level scalar metadata entry, for filters
- *   (metadata-terms.ts explains why not one property per key).
+ *   (metadata-terms.ts explains why not one property per key);
+ * - `write_id`: the upsert call that wrote this version, so Funnel can tell when every node's
+ *   replica shows it (an overwrite keeps the object's id).
  */
 const DOCUMENT_PROPERTIES = [
   { name: 'doc_id', dataType: 'text' as const, tokenization: 'field' as const, indexFilterable: true, indexSearchable: false },
@@ -22,6 +24,7 @@ const DOCUMENT_PROPERTIES = [
   { name: 'analysed_text', dataType: 'text' as const, tokenization: 'whitespace' as const, indexFilterable: true, indexSearchable: true },
   { name: 'metadata_json', dataType: 'text' as const, indexFilterable: false, indexSearchable: false },
   { name: 'meta_terms', dataType: 'text[]' as const, tokenization: 'field' as const, indexFilterable: true, indexSearchable: false },
+  { name: 'write_id', dataType: 'text' as const, tokenization: 'field' as const, indexFilterable: true, indexSearchable: false },
 ]
 
 /** FTS5's fixed BM25 parameters: the two backends rank with the same formula constants. */

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Config } from '../../config.js'
 import { Value } from 'typebox/value'
-import type { Collection, ConsistencyLevel, WeaviateClient, WeaviateNonGenericObject } from 'weaviate-client'
+import { Filters, type Collection, type ConsistencyLevel, type WeaviateClient, type WeaviateNonGenericObject } from 'weaviate-client'
 import { errors, isFunnelError } from '../../errors.js'
 import { LoopSlicer } from '../../event-loop.js'
 import { MAX_WEIGHTED_TERMS, type TermStatistics } from '../../retrieval/bm25-index.js'
@@ -45,6 +46,13 @@ export interface WeaviateBackendOptions {
   classPrefix?: string
   /** How often /readyz's view of the cluster is refreshed. */
   healthIntervalMs?: number
+  /**
+   * How long a write waits for every node in the rotation to show it before the laggards are left
+   * out of the rotation (default 10 s). See `awaitOnEveryNode`.
+   */
+  visibilityWaitMs?: number
+  /** How long a node that restarted, or lagged behind a write, is left out of the rotation (default 60 s). */
+  catchUpMs?: number
   log: Logger
 }
 
@@ -74,6 +82,9 @@ const WRITE_CHUNK_BYTES = 4 * 1024 * 1024
 const DF_CHUNK = 100
 const MAX_RESULTS = 10_000
 const DEFAULT_HEALTH_INTERVAL_MS = 2000
+const DEFAULT_VISIBILITY_WAIT_MS = 10_000
+// Async replication brought a restarted node up to date 32-41 s after it was ready (measured here).
+const DEFAULT_CATCH_UP_MS = 60_000
 /** Extra BM25 hits fetched so that ties at the cut are broken by id, as the contract asks. */
 const TIE_MARGIN = 16
 /** How long a collection record read from the catalog is reused (it only changes by drop and re-create). */
@@ -90,6 +101,7 @@ interface DocumentProperties {
   analysed_text: string
   metadata_json: string
   meta_terms: string[]
+  write_id: string
 }
 
 /**
@@ -124,7 +136,11 @@ export class WeaviateBackend implements Backend {
     this.prefix = options.classPrefix ?? 'Funnel'
     if (!/^[A-Z][A-Za-z0-9]{0,30}$/.test(this.prefix)) throw errors.invalidValue('classPrefix', this.prefix, 'a capital letter, then up to 30 letters and digits')
     this.nodes = new NodePool({ endpoints: parseWeaviateUrls(options.urls), ...(options.apiKey ? { apiKey: options.apiKey } : {}), timeoutMs: options.timeoutMs })
-    const meta = { replicationFactor: options.replicationFactor }
+    const meta = {
+      replicationFactor: options.replicationFactor,
+      visibilityWaitMs: options.visibilityWaitMs ?? DEFAULT_VISIBILITY_WAIT_MS,
+      catchUpMs: options.catchUpMs ?? DEFAULT_CATCH_UP_MS,
+    }
     this.catalog = new CollectionCatalog(this.nodes, this.prefix, options.consistency, meta)
     this.calibrators = new WeaviateCalibratorRepository(this.nodes, this.prefix, options.consistency, meta)
   }
@@ -142,7 +158,7 @@ export class WeaviateBackend implements Backend {
 
   private async checkHealth(): Promise<void> {
     const interval = this.options.healthIntervalMs ?? DEFAULT_HEALTH_INTERVAL_MS
-    const ready = await this.nodes.readyNodes(Math.min(2000, interval), 2 * interval)
+    const ready = await this.nodes.readyNodes(Math.min(2000, interval), 2 * interval, this.options.catchUpMs ?? DEFAULT_CATCH_UP_MS)
     const total = this.nodes.endpoints.length
     if (this.health !== undefined && ready.length !== this.health.ready) {
       this.options.log[ready.length === total ? 'info' : 'warn']({ ready: ready.map((n) => n.url), total }, 'weaviate nodes ready changed')
@@ -214,6 +230,8 @@ export class WeaviateBackend implements Backend {
         if (!/already exists/i.test(String(error))) throw error
       }
     })
+    // Schema changes reach each node through Raft a moment apart: wait until every node can write to the class.
+    await this.awaitOnEveryNode(spec.name, 'create', async (handle) => (await handle.query.fetchObjects({ limit: 1, returnProperties: ['doc_id'] }), 1), 1)
     const stored = await this.catalog.insert(record)
     if (stored.created_at !== record.created_at) throw errors.collectionExists(spec.name)
     this.records.set(spec.name, { record, readAt: Date.now() })
@@ -260,6 +278,7 @@ export class WeaviateBackend implements Backend {
     const record = await this.record(collection)
     const settings = this.analysis(record)
     const slicer = new LoopSlicer()
+    const writeId = randomUUID()
     let batch: Parameters<Collection['data']['insertMany']>[0] = []
     let batchBytes = 0
     const flush = async () => {
@@ -272,6 +291,8 @@ export class WeaviateBackend implements Backend {
         const [index, first] = Object.entries(result.errors)[0]!
         throw errors.storage(`weaviate refused ${Object.keys(result.errors).length} of ${objects.length} documents (first, #${index}: ${first.message})`)
       }
+      const uuids = objects.map((object) => (object as { id: string }).id)
+      await this.awaitOnEveryNode(collection, 'upsert', (handle) => countVersion(handle, uuids, writeId), uuids.length)
     }
     for (const doc of docs) {
       if (doc.vector.length !== record.dims) throw errors.invalidValue('vector', doc.vector.length, `collection '${collection}' holds ${record.dims}-dimensional vectors`)
@@ -281,6 +302,7 @@ export class WeaviateBackend implements Backend {
         analysed_text: analyze(doc.text, settings).join(' '),
         metadata_json: JSON.stringify(doc.metadata),
         meta_terms: metadataTerms(doc.metadata),
+        write_id: writeId,
       }
       batch.push({
         id: documentUuid(collection, doc.id),
@@ -307,6 +329,11 @@ export class WeaviateBackend implements Backend {
     // down would leave them in place. Whatever is still found is deleted by id, on every replica.
     const left = await this.fetch(collection, [...existing], ['doc_id'], false)
     for (const id of left.keys()) await this.onCollection(collection, (handle) => handle.data.deleteById(documentUuid(collection, id)))
+    const gone = [...existing].map((id) => documentUuid(collection, id))
+    for (let i = 0; i < gone.length; i += READ_CHUNK) {
+      const chunk = gone.slice(i, i + READ_CHUNK)
+      await this.awaitOnEveryNode(collection, 'delete', (handle) => countVersion(handle, chunk), 0)
+    }
     return ids.filter((id, i) => existing.has(id) && ids.indexOf(id) === i)
   }
 
@@ -327,6 +354,25 @@ export class WeaviateBackend implements Backend {
       for (const object of objects) found.set(object.properties.doc_id as string, object as WeaviateNonGenericObject)
     }
     return found
+  }
+
+  /**
+   * Waits until every node in the rotation shows a write (see `NodePool.awaitOnEveryNode`): a
+   * Weaviate search runs on the replica of the node it is sent to, and a QUORUM write is
+   * acknowledged before the last replica has applied it.
+   */
+  private async awaitOnEveryNode(collection: string, what: string, count: (handle: Collection) => Promise<number>, expected: number): Promise<void> {
+    const className = this.className(collection)
+    const waitMs = this.options.visibilityWaitMs ?? DEFAULT_VISIBILITY_WAIT_MS
+    const laggards = await this.nodes.awaitOnEveryNode(
+      (client) => count(client.collections.use(className).withConsistency('ONE') as Collection),
+      expected,
+      waitMs,
+      this.options.catchUpMs ?? DEFAULT_CATCH_UP_MS,
+    )
+    for (const node of laggards) {
+      this.options.log.warn({ collection, node: node.url, what, wait_ms: waitMs }, 'weaviate node does not show an acknowledged write; left out of the rotation')
+    }
   }
 
   async getDocument(collection: string, id: string): Promise<StoredDocument | undefined> {
@@ -469,6 +515,14 @@ export class WeaviateBackend implements Backend {
     }
     return frequencies
   }
+}
+
+/** Objects among `uuids` the node holds (in the version `writeId` wrote, when given). */
+async function countVersion(handle: Collection, uuids: readonly string[], writeId?: string): Promise<number> {
+  const byId = handle.filter.byId().containsAny([...uuids])
+  const filters = writeId === undefined ? byId : Filters.and(byId, handle.filter.byProperty('write_id').equal(writeId))
+  const { objects } = await handle.query.fetchObjects({ filters, limit: uuids.length, returnProperties: ['doc_id'] })
+  return objects.length
 }
 
 function toBody(properties: Record<string, unknown>): DocumentBody {

@@ -2,7 +2,7 @@ import { Filters, type ConsistencyLevel, type WeaviateClient } from 'weaviate-cl
 import type { CalibratorRepository } from '../../calibration/calibrator-repository.js'
 import type { CalibrationMetrics, NewCalibrator, StoredCalibrator } from '../../calibration/calibrator-store.js'
 import { parseCalibrator } from '../../calibration/fit.js'
-import { ensureMetaClass, type MetaClassOptions } from './collection-catalog.js'
+import { awaitClassOnEveryNode, ensureMetaClass, type CatalogOptions } from './collection-catalog.js'
 import { calibratorClassName, calibratorUuid } from './weaviate-names.js'
 import type { NodePool } from './weaviate-nodes.js'
 
@@ -38,7 +38,7 @@ export class WeaviateCalibratorRepository implements CalibratorRepository {
     private readonly nodes: NodePool,
     prefix: string,
     private readonly consistency: ConsistencyLevel,
-    private readonly options: MetaClassOptions,
+    private readonly options: CatalogOptions,
   ) {
     this.className = calibratorClassName(prefix)
   }
@@ -60,6 +60,7 @@ export class WeaviateCalibratorRepository implements CalibratorRepository {
           this.options,
         ),
       )
+      .then(() => awaitClassOnEveryNode(this.nodes, this.className, this.options))
       .catch((error) => {
         this.ensured = undefined
         throw error
@@ -111,6 +112,20 @@ export class WeaviateCalibratorRepository implements CalibratorRepository {
         }
         saved.push({ model, stage, version, calibrator, metrics, created_at, active: true })
       }
+      // Every replica of Funnel must apply the new calibrators from its next request on.
+      await this.nodes.awaitOnEveryNode(
+        async (client) => {
+          const collection = client.collections.use(this.className).withConsistency('ONE')
+          const { objects } = await collection.query.fetchObjects({
+            filters: collection.filter.byId().containsAny(saved.map((s) => calibratorUuid(s.model, s.stage, s.version))),
+            limit: saved.length,
+          })
+          return objects.length
+        },
+        saved.length,
+        this.options.visibilityWaitMs,
+        this.options.catchUpMs,
+      )
       return saved
     } catch (error) {
       await Promise.allSettled(saved.map((s) => this.nodes.run((client) => this.use(client).data.deleteById(calibratorUuid(s.model, s.stage, s.version)))))

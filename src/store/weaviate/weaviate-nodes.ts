@@ -53,6 +53,13 @@ export interface NodePoolOptions {
 const RETRYABLE =
   /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|fetch failed|other side closed|timed? ?out|timeout|consistency level|cannot achieve|not enough replicas|leader|no available|broadcast|context deadline|connection (refused|reset|closed)|unexpected EOF|status code: 5\d\d|\b50[234]\b|shutting down|not ready/i
 
+/** `promise`, or undefined once `ms` have passed (the call itself goes on in the background). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 export const isRetryable = (error: unknown): boolean => RETRYABLE.test(error instanceof Error ? `${error.name} ${error.message}` : String(error))
 
 /**
@@ -63,32 +70,83 @@ export const isRetryable = (error: unknown): boolean => RETRYABLE.test(error ins
  */
 export class NodePool {
   private readonly clients: (Promise<WeaviateClient> | undefined)[]
-  /** Until when each node is skipped: it failed a call, or the last readiness probe found it down. */
-  private readonly avoidUntil: number[]
+  /** Until when each node is skipped because it failed a call or the readiness probe found it down. */
+  private readonly downUntil: number[]
+  /** Until when each node is skipped because its replicas may lack acknowledged writes. */
+  private readonly staleUntil: number[]
+  /** Nodes the last readiness probe found down (so the next probe that finds one ready sees it return). */
+  private readonly probedDown: boolean[]
   private next = 0
 
   constructor(private readonly options: NodePoolOptions) {
     this.clients = options.endpoints.map(() => undefined)
-    this.avoidUntil = options.endpoints.map(() => 0)
+    this.downUntil = options.endpoints.map(() => 0)
+    this.staleUntil = options.endpoints.map(() => 0)
+    this.probedDown = options.endpoints.map(() => false)
+  }
+
+  private avoided(index: number, now = Date.now()): boolean {
+    return this.downUntil[index]! > now || this.staleUntil[index]! > now
   }
 
   /**
    * The next node to try: round robin over the nodes not being avoided, or over all when every one
    * is. Avoiding matters beyond speed: weaviate-client retries a gRPC call on an unreachable node
-   * five times with exponential backoff (up to the attempt's whole timeout) before it gives up.
+   * five times with exponential backoff (up to the attempt's whole timeout) before it gives up; and
+   * a search runs on the replica of the node it is sent to, which must hold every acknowledged write.
    */
   private pick(): number {
     const count = this.options.endpoints.length
     const now = Date.now()
     for (let i = 0; i < count; i++) {
       const index = this.next++ % count
-      if (this.avoidUntil[index]! <= now) return index
+      if (!this.avoided(index, now)) return index
     }
     return this.next++ % count
   }
 
   private avoid(index: number, ms: number): void {
-    this.avoidUntil[index] = Date.now() + ms
+    this.downUntil[index] = Date.now() + ms
+  }
+
+  /** Takes a node out of the rotation for `ms`: its replicas may lack writes the others acknowledged. */
+  markStale(index: number, ms: number): void {
+    this.staleUntil[index] = Math.max(this.staleUntil[index]!, Date.now() + ms)
+  }
+
+  /** Nodes calls are sent to now (all of them when every node is avoided). */
+  inRotation(): number[] {
+    const now = Date.now()
+    const live = this.options.endpoints.map((_, i) => i).filter((i) => !this.avoided(i, now))
+    return live.length > 0 ? live : this.options.endpoints.map((_, i) => i)
+  }
+
+  /**
+   * Waits until `probe`, run on each node in the rotation alone, answers `expected` (a write is
+   * visible there, or a delete is). A node that does not within `waitMs` is left out of the rotation
+   * for `staleMs` and returned, so no call is sent to it meanwhile.
+   */
+  async awaitOnEveryNode(probe: (client: WeaviateClient) => Promise<number>, expected: number, waitMs: number, staleMs: number): Promise<WeaviateEndpoint[]> {
+    const deadline = Date.now() + waitMs
+    const laggards: WeaviateEndpoint[] = []
+    await Promise.all(
+      this.inRotation().map(async (index) => {
+        for (let delay = 2; ; delay = Math.min(2 * delay, 100)) {
+          const seen = await withTimeout(
+            this.client(index).then(probe),
+            Math.max(deadline - Date.now(), 0),
+          ).catch(() => undefined)
+          if (seen === expected) return
+          if (Date.now() >= deadline) {
+            this.markStale(index, staleMs)
+            laggards.push(this.options.endpoints[index]!)
+            return
+          }
+          await new Promise((resolve) => setTimeout(resolve, delay))
+        }
+      }),
+    )
+    return laggards
   }
 
   get endpoints(): readonly WeaviateEndpoint[] {
@@ -153,10 +211,12 @@ export class NodePool {
   }
 
   /**
-   * Nodes that answer /v1/.well-known/ready now. Calls avoid the others for `avoidMs` (a node found
-   * ready is tried again at once).
+   * Nodes that answer /v1/.well-known/ready now. Calls avoid the others for `avoidMs`; a node found
+   * ready is tried again at once, except one that was down at the previous probe: it restarted, its
+   * replicas miss the writes made meanwhile until async replication repairs them, so it stays out of
+   * the rotation for `rejoinGraceMs`.
    */
-  async readyNodes(timeoutMs = 2000, avoidMs = AVOID_AFTER_FAILURE_MS): Promise<WeaviateEndpoint[]> {
+  async readyNodes(timeoutMs = 2000, avoidMs = AVOID_AFTER_FAILURE_MS, rejoinGraceMs = 0): Promise<WeaviateEndpoint[]> {
     const answers = await Promise.all(
       this.options.endpoints.map(async (endpoint) => {
         try {
@@ -168,7 +228,15 @@ export class NodePool {
         }
       }),
     )
-    answers.forEach((ready, i) => (ready ? (this.avoidUntil[i] = 0) : this.avoid(i, avoidMs)))
+    answers.forEach((ready, i) => {
+      if (ready) {
+        this.downUntil[i] = 0
+        if (this.probedDown[i] && rejoinGraceMs > 0) this.markStale(i, rejoinGraceMs)
+      } else {
+        this.avoid(i, avoidMs)
+      }
+      this.probedDown[i] = !ready
+    })
     return this.options.endpoints.filter((_, i) => answers[i])
   }
 
