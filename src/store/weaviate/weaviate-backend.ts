@@ -53,13 +53,14 @@ export interface WeaviateBackendOptions {
   visibilityWaitMs?: number
   /** How long a node that restarted, or lagged behind a write, is left out of the rotation (default 60 s). */
   catchUpMs?: number
-  log: Logger
+  /** Fastify's `app.log` or any pino logger. */
+  log: Pick<Logger, 'info' | 'warn'>
 }
 
 /** The backend FUNNEL_BACKEND=weaviate runs, from the FUNNEL_WEAVIATE_* settings. */
 export function weaviateBackendFromConfig(
   config: Pick<Config, 'weaviateUrls' | 'weaviateApiKey' | 'weaviateConsistency' | 'weaviateTimeoutMs' | 'weaviateReplicationFactor' | 'weaviateShards'>,
-  log: Logger,
+  log: Pick<Logger, 'info' | 'warn'>,
 ): WeaviateBackend {
   return new WeaviateBackend({
     urls: config.weaviateUrls,
