@@ -99,7 +99,7 @@ export const ConfigSchema = Type.Object({
   indexSaveIntervalMs: Type.Integer({ minimum: 0, default: 5000, env: 'FUNNEL_INDEX_SAVE_INTERVAL_MS' }),
   buildDefaultModel: Type.Boolean({ default: true, env: 'FUNNEL_BUILD_DEFAULT_MODEL' }),
   rerankStages: Type.String({
-    // The best CPU cascade measured (BENCHMARKS.md §10): bge-small rescoring the top 100 lifts DL19
+    // The best CPU cascade measured (docs/benchmarks/reranking-dl19.md): bge-small rescoring the top 100 lifts DL19
     // nDCG@10 0.506 -> 0.687; the cross-encoder trained here lowered it, so it is not in the default.
     default: 'BAAI/bge-small-en-v1.5:100',
     env: 'FUNNEL_RERANK_STAGES',

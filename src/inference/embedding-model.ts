@@ -22,7 +22,7 @@ export interface EmbeddingModelOptions {
   /**
    * A run is cut early when its padded tokens would exceed this multiple of its real tokens
    * (default 1.2; Infinity cuts every `batchSize` inputs only). On CPU an encoder's cost follows the
-   * padded tokens, so near-rectangular runs beat full ones (BENCHMARKS-embeddings.md §4).
+   * padded tokens, so near-rectangular runs beat full ones (docs/benchmarks/embedding-throughput.md §4).
    */
   maxPaddingRatio?: number
   session?: SessionOptions

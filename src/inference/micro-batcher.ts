@@ -72,7 +72,7 @@ function checkOption(name: string, value: number, min: number): void {
  * more than `maxBatchTexts` texts are batches already: they bypass the queue, so a bulk upsert never
  * holds up queued queries (it shares the cores with them, as it would without the batcher).
  *
- * Two caveats, both measured (BENCHMARKS-embeddings.md): onnxruntime-node runs a session
+ * Two caveats, both measured (docs/benchmarks/embedding-throughput.md): onnxruntime-node runs a session
  * synchronously on the JS thread, so a timer can fire late by up to one run; and with an int8
  * dynamically quantised model a text's vector depends slightly on its batch neighbours (activation
  * scales are per tensor; cosine to the lone vector >= 0.988 on MiniLM-q), so merged and lone calls

@@ -17,7 +17,7 @@ export interface SessionOptions {
   /**
    * Whether idle intra-op worker threads spin waiting for work (onnxruntime's default) or sleep.
    * Default false: on a shared or small machine spinning workers fight other processes for the cores,
-   * which halved query throughput with 2 threads here (BENCHMARKS-embeddings.md §3).
+   * which halved query throughput with 2 threads here (docs/benchmarks/embedding-throughput.md §3).
    */
   allowSpinning?: boolean
   /**

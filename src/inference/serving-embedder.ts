@@ -20,7 +20,7 @@ export interface ServingEmbedderOptions {
  *
  * The merged runs rely on `EmbeddingModel.embed` cutting batches by padding: without those cuts a
  * merged batch pads to its longest query and costs more than the calls it replaced
- * (BENCHMARKS-embeddings.md §4).
+ * (docs/benchmarks/embedding-throughput.md §4).
  *
  * @example
  *   const embedder = new ServingEmbedder(await EmbeddingModel.load(dir, { id: 'minilm' }))
