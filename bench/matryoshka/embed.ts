@@ -79,11 +79,13 @@ async function main(): Promise<void> {
         date: new Date().toISOString(),
       }
   const save = () => writeFileSync(metaFile, JSON.stringify(meta) + '\n')
-  // Resuming with another document list (e.g. a changed subset order): keep the queries, redo the documents.
+  // Resuming with another document list: keep the queries and the documents already embedded when they
+  // are a prefix of the new list (a larger nested subset, seeded from a smaller one's files), else redo them.
   const wantIds = docs.map((d) => d.id)
   if (meta.docs.ids.length !== wantIds.length || meta.docs.ids.some((id, i) => id !== wantIds[i])) {
-    meta.docs = { ids: wantIds, done: 0, seconds: 0, tokens: 0, truncated: 0 }
-    writeFileSync(`${base}.docs.f32`, '')
+    const prefix = meta.docs.ids.slice(0, meta.docs.done).every((id, i) => id === wantIds[i])
+    meta.docs = prefix ? { ...meta.docs, ids: wantIds } : { ids: wantIds, done: 0, seconds: 0, tokens: 0, truncated: 0 }
+    if (!prefix) writeFileSync(`${base}.docs.f32`, '')
   }
 
   const run = async (kind: 'document' | 'query', items: Doc[], file: string, part: { done: number; seconds: number; tokens?: number; truncated?: number }) => {
