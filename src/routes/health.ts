@@ -40,7 +40,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       if (opening !== undefined) throw errors.notReady(opening)
       const rerankers = app.rerankers.notReady()
       if (rerankers !== undefined) throw errors.notReady(rerankers)
-      return { status: 'ready' as const, models: app.models.loadedModels() }
+      const degraded = app.backend.degraded?.()
+      return { status: 'ready' as const, models: app.models.loadedModels(), ...(degraded !== undefined && { degraded }) }
     },
   )
 }

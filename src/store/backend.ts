@@ -128,6 +128,8 @@ export interface Backend {
   afterOpen(): Promise<void>
   /** Why the backend itself cannot serve (storage closed, cluster unreachable); undefined when it can. */
   notReady(): Readiness
+  /** Serving, but with reduced redundancy (a replica node down); undefined when fully healthy. */
+  degraded?(): string | undefined
   /** Saves and releases everything; the backend is unusable afterwards. */
   close(): Promise<void>
 

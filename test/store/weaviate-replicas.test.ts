@@ -4,7 +4,8 @@ import { startTestCluster, weaviateSkipReason } from './weaviate-cluster-fixture
 
 // Two stateless Funnel replicas (FUNNEL_BACKEND=weaviate) over one real 3-node Weaviate cluster: what
 // one acknowledges over HTTP, the other serves at once (collections, documents, dense and BM25
-// search, deletes), and neither keeps collection state on its own disk.
+// search, deletes), and neither keeps collection state on its own disk. With a node killed, /readyz
+// stays 200 and says the service is degraded.
 const skip = weaviateSkipReason()
 
 if (skip !== false) {
@@ -47,5 +48,18 @@ if (skip !== false) {
 
     t.equal((await call(a, 'DELETE', '/v1/collections/shared')).status, 200, 'replica A drops the collection')
     t.equal((await call(b, 'GET', '/v1/collections/shared')).status, 404, 'replica B sees it gone')
+
+    const healthy = await call(a, 'GET', '/readyz')
+    t.equal(healthy.status, 200)
+    t.equal(healthy.body.degraded, undefined, 'all three nodes up: ready, not degraded')
+    await cluster.killNode(2)
+    // The backend probes node readiness every 2 s; give it a few rounds.
+    let ready = healthy
+    for (let i = 0; i < 40 && ready.body.degraded === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      ready = await call(a, 'GET', '/readyz')
+    }
+    t.equal(ready.status, 200, 'a follower killed with SIGKILL: still ready (no 503, no 5xx)')
+    t.match(ready.body.degraded, /1 of 3 Weaviate nodes not ready/, 'and /readyz says it is degraded')
   })
 }
