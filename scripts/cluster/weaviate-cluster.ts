@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs'
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync, existsSync, renameSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -57,6 +57,8 @@ export interface StartOptions {
   ownedByThisProcess?: boolean
   readyTimeoutMs?: number
   log?: (line: string) => void
+  /** Called with each attempt's ports before any node starts (tests use it to take a port, as a clash would). */
+  onPortsPicked?: (nodes: readonly NodeState[], attempt: number) => void | Promise<void>
 }
 
 export interface NodeStatus {
@@ -96,21 +98,43 @@ function listen(port: number): Promise<net.Server | undefined> {
 }
 
 /**
+ * The first port of the kernel's ephemeral range (outgoing connections take their local port from
+ * it): 32768 when it cannot be read.
+ */
+export function ephemeralPortFloor(): number {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    return low !== undefined && Number.isInteger(low) && low > 11_000 ? low : 32768
+  } catch {
+    return 32768
+  }
+}
+
+/**
  * Free loopback TCP ports, all distinct, in `count` pairs (p, p + 1): Weaviate expects a node's
  * data port right after its gossip port and its Raft RPC port right after its Raft port (in
  * localhost mode it dials a peer's RPC port as that peer's Raft port + 1). Every listener is held
  * open until all are picked.
+ *
+ * The ports are drawn at random from 10000 up to the ephemeral range, never from it: between this
+ * pick and a node's bind, any outgoing connection on the machine (another cluster's nodes dial each
+ * other all the time) may take an ephemeral port, which is how a node once failed with "bind:
+ * address already in use". Two processes drawing the same pair at once is left to the retry in
+ * {@link WeaviateCluster.start}.
  */
-export async function freePortPairs(count: number): Promise<[number, number][]> {
+export async function freePortPairs(count: number, random: () => number = Math.random): Promise<[number, number][]> {
+  const floor = 10_000
+  const ceiling = ephemeralPortFloor() - 2
   const servers: net.Server[] = []
   const pairs: [number, number][] = []
   try {
-    while (pairs.length < count) {
-      const first = await listen(0)
-      if (first === undefined) throw new Error('cannot listen on 127.0.0.1')
-      const port = (first.address() as net.AddressInfo).port
-      const second = port < 65535 ? await listen(port + 1) : undefined
+    for (let tries = 0; pairs.length < count; tries++) {
+      if (tries > 1000) throw new Error(`no ${count} free port pairs between ${floor} and ${ceiling} on 127.0.0.1`)
+      const port = floor + Math.floor(random() * (ceiling - floor))
+      const first = await listen(port)
+      if (first === undefined) continue
       servers.push(first)
+      const second = await listen(port + 1)
       if (second === undefined) continue
       servers.push(second)
       pairs.push([port, port + 1])
@@ -120,6 +144,11 @@ export async function freePortPairs(count: number): Promise<[number, number][]> 
     await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))))
   }
 }
+
+/** A node that died because a port it was given had been taken in the meantime. */
+export class PortClashError extends Error {}
+
+const START_ATTEMPTS = 3
 
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -222,6 +251,22 @@ export class WeaviateCluster {
       throw new Error(`a cluster is already running from ${dir} (npm run cluster -- stop first)`)
     }
     mkdirSync(dir, { recursive: true })
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await WeaviateCluster.startOnce(dir, binary, options, attempt)
+      } catch (error) {
+        if (!(error instanceof PortClashError) || attempt >= START_ATTEMPTS) throw error
+        options.log?.(`${error.message.split('\n')[0]}; starting again on other ports (attempt ${attempt + 1} of ${START_ATTEMPTS})`)
+        for (let i = 0; i < (options.nodes ?? 3); i++) {
+          rmSync(path.join(dir, `node-${i}`), { recursive: true, force: true })
+          const logFile = path.join(dir, `node-${i}.log`)
+          if (existsSync(logFile)) renameSync(logFile, path.join(dir, `node-${i}.attempt-${attempt}.log`))
+        }
+      }
+    }
+  }
+
+  private static async startOnce(dir: string, binary: WeaviateBinary, options: StartOptions, attempt: number): Promise<WeaviateCluster> {
     const count = options.nodes ?? 3
     const pairs = await freePortPairs(count * 3)
     const nodes: NodeState[] = Array.from({ length: count }, (_, i) => {
@@ -244,6 +289,7 @@ export class WeaviateCluster {
       },
     )
     if (cluster.options.ownedByThisProcess) cluster.killNodesWhenThisProcessEnds()
+    await options.onPortsPicked?.(nodes, attempt)
     try {
       cluster.launch(0)
       await cluster.waitFor(() => portAnswers(nodes[0]!.ports.gossip), `node 0 gossip port ${nodes[0]!.ports.gossip}`)
@@ -321,7 +367,8 @@ export class WeaviateCluster {
         const tail = existsSync(node.logFile) ? readFileSync(node.logFile, 'utf8').split('\n').slice(-15).join('\n') : ''
         node.pid = null
         this.saveState()
-        throw new Error(`${node.name} exited; the end of ${node.logFile}:\n${tail}`)
+        const message = `${node.name} exited; the end of ${node.logFile}:\n${tail}`
+        throw /address already in use/.test(tail) ? new PortClashError(message) : new Error(message)
       }
     }
   }
