@@ -1,7 +1,7 @@
 import { errors, isFunnelError } from '../errors.js'
 import type { ModelRegistry } from '../models/model-registry.js'
 import type { Backend, CollectionRecord, CollectionStats, IndexSettings, StoredDocument } from '../store/backend.js'
-import type { CollectionInfo, IndexSettings as ApiIndexSettings } from '../schemas/collections.js'
+import { DEFAULT_RESCORE_VECTORS, RESCORE_VECTORS, type CollectionInfo, type IndexSettings as ApiIndexSettings } from '../schemas/collections.js'
 import type { UpsertDocument } from '../schemas/documents.js'
 import { CollectionLifecycle, type LifecycleProbe } from './collection-lifecycle.js'
 
@@ -11,7 +11,7 @@ export interface CreateCollectionInput {
   name: string
   model?: string
   index?: Partial<ApiIndexSettings>
-  /** Lexical analysis, default mode and other per-collection settings (the request's `lexical`, `default_mode`). */
+  /** Lexical analysis, default mode, rescoring vectors and other per-collection settings (the request's `lexical`, `default_mode`, `rescore_vectors`). */
   settings?: Record<string, unknown>
 }
 
@@ -138,9 +138,13 @@ export class CollectionService {
       ef_construction: input.index?.ef_construction ?? DEFAULT_INDEX.ef_construction,
       ef_search: input.index?.ef_search ?? DEFAULT_INDEX.ef_search,
     }
+    const rescoreVectors = input.settings?.rescore_vectors ?? DEFAULT_RESCORE_VECTORS
+    if (!RESCORE_VECTORS.includes(rescoreVectors as never)) throw errors.invalidValue('rescore_vectors', rescoreVectors, `use one of ${RESCORE_VECTORS.join(', ')}`)
+    // Stored resolved, so a later change of the default does not change an existing collection.
+    const settings = { ...input.settings, rescore_vectors: rescoreVectors }
     return this.lifecycle.run(input.name, 'exclusive', async () => {
       await this.probe?.('create:commit', input.name)
-      const record = await this.backend.createCollection({ name: input.name, model: modelId, dims: model.dims, index_dims: indexDims, index, settings: input.settings ?? {} })
+      const record = await this.backend.createCollection({ name: input.name, model: modelId, dims: model.dims, index_dims: indexDims, index, settings })
       return this.describeRecord(record)
     })
   }
@@ -170,6 +174,7 @@ export class CollectionService {
       settings: record.settings,
       count: stats.count,
       size_on_disk_bytes: stats.size_on_disk_bytes,
+      rescore_memory_bytes: stats.rescore_memory_bytes ?? 0,
       created_at: record.created_at,
     }
   }

@@ -22,10 +22,11 @@ const collections: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { lexical, default_mode, ...rest } = request.body
+      const { lexical, default_mode, rescore_vectors, ...rest } = request.body
       const settings = {
         lexical: { lowercase: true, stemming: lexical?.stemming ?? 'porter', stopwords: lexical?.stopwords ?? 'english' },
         ...(default_mode !== undefined && { default_mode }),
+        ...(rescore_vectors !== undefined && { rescore_vectors }),
       }
       const info = await app.collections.create({ ...rest, settings })
       request.log.info({ collection: info.name, model: info.model, index_dims: info.index.dims }, 'collection created')

@@ -60,6 +60,8 @@ export interface CollectionStats {
   index_vectors: number
   /** Slots of deleted vectors waiting to be reused (0 where the engine reclaims them itself). */
   deleted_slots: number
+  /** Memory allocated for rescoring vectors kept in memory (absent or 0 where none are kept). */
+  rescore_memory_bytes?: number
 }
 
 export interface DocumentWrite {

@@ -4,9 +4,11 @@ import { elapsedMs } from '../../candidate.js'
 import { errors } from '../../errors.js'
 import { yieldToEventLoop } from '../../event-loop.js'
 import type { TermStatistics } from '../../retrieval/bm25-index.js'
-import { rescoreAtFullDims } from '../../retrieval/rescore.js'
+import { rescoreAtFullDims, type ScoredLabel } from '../../retrieval/rescore.js'
+import { RescoreVectors } from '../../retrieval/rescore-vectors.js'
 import { DenseIndex, type HnswSettings } from '../../retrieval/hnsw-index.js'
 import type { AnalysisSettings } from '../../retrieval/text-analysis.js'
+import { DEFAULT_RESCORE_VECTORS, RESCORE_VECTORS, type RescoreVectors as RescoreVectorsSetting } from '../../schemas/collections.js'
 import type {
   Backend,
   CollectionRecord,
@@ -40,6 +42,12 @@ const EXACT_FILTER_LIMIT = 2048
 /** Over-fetch for a filtered BM25 search (FTS5 has no metadata filter). */
 const FILTERED_LEXICAL_MIN = 1000
 
+/** Where a collection keeps its rescoring vectors; a collection created before the setting existed gets the default. */
+export function rescoreVectorsSetting(row: Pick<CollectionRecord, 'settings'>): RescoreVectorsSetting {
+  const stored = row.settings.rescore_vectors
+  return RESCORE_VECTORS.find((value) => value === stored) ?? DEFAULT_RESCORE_VECTORS
+}
+
 const record = (row: CollectionRow): CollectionRecord => ({
   name: row.name,
   model: row.model,
@@ -53,8 +61,10 @@ const record = (row: CollectionRow): CollectionRecord => ({
 /**
  * The single-process backend: documents and full vectors in SQLite (WAL, synchronous=FULL), one
  * hnswlib index per collection at the index dims in memory (saved in the background, replayed from
- * SQLite's write sequence on open), BM25 in FTS5 tables written in the same transactions. An
- * acknowledged write is in SQLite, FTS and the in-memory index before `upsert` resolves.
+ * SQLite's write sequence on open), BM25 in FTS5 tables written in the same transactions, and unless
+ * a collection says `rescore_vectors: 'disk'` a compact in-memory copy of its full vectors for
+ * rescoring (loaded from SQLite on open). An acknowledged write is in SQLite, FTS, the in-memory index
+ * and the rescoring vectors before `upsert` resolves.
  *
  * @example
  *   const backend = new EmbeddedBackend({ dataDir: './data', indexSaveIntervalMs: 1000, log })
@@ -66,6 +76,8 @@ export class EmbeddedBackend implements Backend {
   readonly calibrators: SqliteCalibratorRepository
   private readonly lexical: LexicalIndexes
   private readonly indexes = new Map<string, DenseIndex>()
+  /** In-memory rescoring vectors of each collection that keeps them (absent for `disk`). */
+  private readonly rescoreVectors = new Map<string, RescoreVectors>()
   private readonly saveTimers = new Map<string, NodeJS.Timeout>()
   private readonly saving = new Map<string, Promise<void>>()
   private readonly writeSliceMs: number
@@ -129,6 +141,18 @@ export class EmbeddedBackend implements Backend {
     this.options.log({ collection: row.name, action, reason: loaded.reason, replayed, size: index.size, deletedSlots: index.deletedSlots, ms: Math.round(performance.now() - started) }, 'index ready')
     if (index.isDirty || repaired) await this.saveIndex(row.name, true)
     this.lexical.open(row)
+    this.loadRescoreVectors(row, documents)
+  }
+
+  /** Reads a collection's full vectors from SQLite into its in-memory rescoring store. */
+  private loadRescoreVectors(row: CollectionRow, documents: number): void {
+    const encoding = rescoreVectorsSetting(row)
+    if (encoding === 'disk') return
+    const started = performance.now()
+    const vectors = new RescoreVectors(encoding, row.dims, documents)
+    for (const [label, vector] of this.store.iterateVectors(row.name)) vectors.set(label, vector)
+    this.rescoreVectors.set(row.name, vectors)
+    this.options.log({ collection: row.name, encoding, vectors: vectors.size, bytes: vectors.bytes, ms: Math.round(performance.now() - started) }, 'rescoring vectors loaded')
   }
 
   private rebuildIndex(row: CollectionRow): DenseIndex {
@@ -157,6 +181,8 @@ export class EmbeddedBackend implements Backend {
       return created
     })
     this.indexes.set(row.name, DenseIndex.create(this.hnswSettings(row)))
+    const encoding = rescoreVectorsSetting(row)
+    if (encoding !== 'disk') this.rescoreVectors.set(row.name, new RescoreVectors(encoding, row.dims))
     return record(row)
   }
 
@@ -177,6 +203,7 @@ export class EmbeddedBackend implements Backend {
       this.store.deleteCollection(name)
     })
     this.indexes.delete(name)
+    this.rescoreVectors.delete(name)
     clearTimeout(this.saveTimers.get(name))
     this.saveTimers.delete(name)
     await this.saving.get(name)
@@ -193,6 +220,7 @@ export class EmbeddedBackend implements Backend {
       size_on_disk_bytes: this.store.storedBytes(name) + indexBytes,
       index_vectors: index?.size ?? 0,
       deleted_slots: index?.deletedSlots ?? 0,
+      rescore_memory_bytes: this.rescoreVectors.get(name)?.bytes ?? 0,
     }
   }
 
@@ -206,9 +234,11 @@ export class EmbeddedBackend implements Backend {
     const row = this.row(collection)
     await this.lexical.prepareUpsert(row, docs)
     const index = this.index(collection)
+    const rescoreVectors = this.rescoreVectors.get(collection)
     let next = 0
     while (next < docs.length) {
       const started = performance.now()
+      const written: [number, Float32Array][] = []
       const seq = this.store.transaction(() => {
         let seq: number | undefined
         // At least one chunk per transaction, all under one write sequence number; stop once it has used its time.
@@ -216,12 +246,18 @@ export class EmbeddedBackend implements Backend {
           const chunk = docs.slice(next, next + 8)
           const result = this.store.upsertDocuments(collection, chunk, seq)
           this.lexical.onUpsert(row, chunk)
-          result.labels.forEach((label, i) => index.upsert(label, chunk[i]!.vector))
+          result.labels.forEach((label, i) => {
+            index.upsert(label, chunk[i]!.vector)
+            written.push([label, chunk[i]!.vector])
+          })
           seq = result.seq
           next += chunk.length
         }
         return seq!
       })
+      // Applied once the transaction has committed, in the same tick: no search sees a vector SQLite
+      // rolled back, nor misses one it committed.
+      if (rescoreVectors !== undefined) for (const [label, vector] of written) rescoreVectors.set(label, vector)
       index.seq = seq
       if (next < docs.length) await yieldToEventLoop()
     }
@@ -238,7 +274,11 @@ export class EmbeddedBackend implements Backend {
       this.lexical.onDelete(row, existing)
       return result
     })
-    for (const label of labels) index.remove(label)
+    const rescoreVectors = this.rescoreVectors.get(collection)
+    for (const label of labels) {
+      index.remove(label)
+      rescoreVectors?.delete(label)
+    }
     index.seq = seq
     this.scheduleSave(collection)
     return existing
@@ -263,8 +303,9 @@ export class EmbeddedBackend implements Backend {
 
   /**
    * The Matryoshka funnel: HNSW at the index dims for limit × oversample, then exact cosine at
-   * `rescoreDims` over the shortlist's stored vectors. An index already at the rescoring dims holds the
-   * exact vectors, so its scores are used as they are; a selective filter is scored exactly instead.
+   * `rescoreDims` over the shortlist's full vectors, from memory (the collection's `rescore_vectors`
+   * encoding) or read from SQLite (`disk`). An index already at the rescoring dims holds the exact
+   * vectors, so its scores are used as they are; a selective filter is scored exactly instead.
    */
   async denseSearch(collection: string, query: DenseQuery): Promise<DenseResult> {
     this.row(collection)
@@ -281,13 +322,20 @@ export class EmbeddedBackend implements Backend {
             .map((n) => ({ label: n.label, score: n.similarity }))
             .sort((a, b) => b.score - a.score || a.label - b.label)
             .slice(0, query.limit)
-        : rescoreAtFullDims(query.vector, this.store.vectorsByLabels(neighbours?.map((n) => n.label) ?? [...allowed!]), query.rescoreDims, query.limit)
+        : this.rescore(collection, query, neighbours?.map((n) => n.label) ?? [...allowed!])
     const ids = this.store.idsByLabels(collection, scored.map((s) => s.label))
     const hits = scored.flatMap((s) => {
       const id = ids.get(s.label)
       return id === undefined ? [] : [{ id, score: s.score }]
     })
     return { hits, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: exact ? 'exact' : 'hnsw' }
+  }
+
+  /** Exact cosine at the query's rescoring dims over `labels`: in-memory rows when the collection keeps them. */
+  private rescore(collection: string, query: DenseQuery, labels: number[]): ScoredLabel[] {
+    const inMemory = this.rescoreVectors.get(collection)
+    if (inMemory !== undefined) return inMemory.rescore(query.vector, labels, query.rescoreDims, query.limit)
+    return rescoreAtFullDims(query.vector, this.store.vectorsByLabels(labels), query.rescoreDims, query.limit)
   }
 
   async lexicalSearch(collection: string, query: LexicalQuery): Promise<ScoredId[]> {
@@ -342,6 +390,7 @@ export class EmbeddedBackend implements Backend {
     this.saveTimers.clear()
     for (const name of this.indexes.keys()) await this.saveIndex(name)
     this.indexes.clear()
+    this.rescoreVectors.clear()
     this.store.close()
   }
 }

@@ -288,6 +288,14 @@ export class SqliteStore {
     for (const row of rows) yield toDocument(row)
   }
 
+  /** Every stored (label, full vector) of a collection, without text (to load in-memory rescoring vectors). */
+  *iterateVectors(collection: string): IterableIterator<[number, Float32Array]> {
+    const rows = this.db
+      .prepare('SELECT v.label AS label, v.vector AS vector FROM documents d JOIN vectors v ON v.label = d.label WHERE d.collection = ?')
+      .iterate(collection) as IterableIterator<{ label: number; vector: Buffer }>
+    for (const row of rows) yield [row.label, blobToVector(row.vector)]
+  }
+
   tombstonesSince(collection: string, afterSeq: number): number[] {
     return (
       this.db.prepare('SELECT label FROM tombstones WHERE collection = ? AND seq > ?').all(collection, afterSeq) as {
