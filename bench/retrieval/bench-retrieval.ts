@@ -2,7 +2,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { createProgress } from '../../scripts/lib/progress.js'
 import { elapsedMs } from '../../src/candidate.js'
-import { rescoreAtFullDims } from '../../src/retrieval/rescore.js'
+import { bytesPerVector, COMPACT_ENCODINGS, type CompactEncoding } from '../../src/retrieval/compact-vectors.js'
+import { rescoreAtFullDims, type ScoredLabel } from '../../src/retrieval/rescore.js'
+import { RescoreVectors } from '../../src/retrieval/rescore-vectors.js'
 import { DenseIndex } from '../../src/retrieval/hnsw-index.js'
 import { numberList, parseCommand, positiveInt } from '../lib/args.js'
 import { queryTexts } from '../lib/datasets.js'
@@ -13,9 +15,13 @@ import { summarizeLatencies } from '../lib/stats.js'
 import { EmbeddedBackend } from '../../src/store/embedded/embedded-backend.js'
 
 const USAGE = `usage: npm run bench:retrieval -- [--dataset ../shared/datasets/scifact] [--model ID] [--oversample 1,4,10,20,50]
+       [--rescore sqlite,float32,float16,int8]
 
 Ingest throughput, then for HNSW index dims {full, 1/2, 1/4, 1/8} with full-dim rescoring: QPS,
 p50/p95 latency and recall@10 against exact full-dim brute force, which runs in the same process.
+Each query's HNSW shortlist is rescored by every --rescore variant side by side: full vectors read
+from SQLite per candidate, or kept in memory (RescoreVectors) as float32, float16 or int8. At full
+index dims the product uses HNSW's own scores (no rescoring), measured as its own row.
 `
 
 interface Row {
@@ -40,11 +46,16 @@ async function main(): Promise<void> {
     'data-dir': { type: 'string' },
     collection: { type: 'string' },
     reuse: { type: 'boolean', default: false },
+    rescore: { type: 'string', default: 'sqlite,float32,float16,int8' },
     out: { type: 'string' },
   })
   const datasetDir = path.resolve(values.dataset)
   const topK = positiveInt('top-k', values['top-k'])
   const oversamples = numberList('oversample', values.oversample)
+  const rescorers = values.rescore.split(',').map((name) => {
+    if (name !== 'sqlite' && !(COMPACT_ENCODINGS as readonly string[]).includes(name)) throw new Error(`--rescore: '${name}' is not one of sqlite, ${COMPACT_ENCODINGS.join(', ')}`)
+    return name as 'sqlite' | CompactEncoding
+  })
   const app = await openHarness({ dataDir: values['data-dir'] ?? path.join(os.tmpdir(), 'funnel-bench'), ...(values.model !== undefined && { embeddingModel: values.model }) })
   try {
     const model = await app.models.embedder(values.model)
@@ -71,6 +82,17 @@ async function main(): Promise<void> {
     }
     const rows: Row[] = [row('brute force (exact, in memory)', dims, null, bruteLatencies, 1, null, [], [])]
 
+    // The rescoring vectors each in-memory variant serves from, built once (as a collection would on open).
+    const inMemory = new Map<CompactEncoding, RescoreVectors>()
+    for (const name of rescorers) {
+      if (name === 'sqlite') continue
+      const vectors = new RescoreVectors(name, dims, docs.length)
+      for (const doc of docs) vectors.set(doc.label, doc.vector)
+      inMemory.set(name, vectors)
+    }
+    const rescore = (name: 'sqlite' | CompactEncoding, q: Float32Array, shortlist: number[]): ScoredLabel[] =>
+      name === 'sqlite' ? rescoreAtFullDims(q, store.vectorsByLabels(shortlist), dims, topK) : inMemory.get(name)!.rescore(q, shortlist, dims, topK)
+
     const levels = [...new Set([dims, Math.floor(dims / 2), Math.floor(dims / 4), Math.floor(dims / 8)])].filter((d) => d >= 1)
     for (const indexDims of levels) {
       const buildStart = performance.now()
@@ -79,25 +101,39 @@ async function main(): Promise<void> {
       const buildS = (performance.now() - buildStart) / 1000
       for (const oversample of oversamples) {
         const progress = createProgress({ label: `hnsw d=${indexDims} x${oversample}`, total: queryVectors.length })
-        const latencies: number[] = []
         const hnswMs: number[] = []
-        const rescoreMs: number[] = []
-        let hits = 0
+        const variants = rescorers.map((name) => ({ name, rescoreMs: [] as number[], hits: 0 }))
+        const hnswOnly = { hits: 0 }
         queryVectors.forEach((q, i) => {
           const started = performance.now()
-          const shortlist = index.search(q, topK * oversample).map((n) => n.label)
+          const neighbours = index.search(q, topK * oversample)
           hnswMs.push(elapsedMs(started))
-          const rescoreStart = performance.now()
-          const top = rescoreAtFullDims(q, store.vectorsByLabels(shortlist), dims, topK)
-          rescoreMs.push(elapsedMs(rescoreStart))
-          latencies.push(elapsedMs(started))
-          hits += top.filter((c) => truth[i]!.has(c.label)).length
+          const shortlist = neighbours.map((n) => n.label)
+          // Every variant rescores the same shortlist, one after another, so only the rescoring differs.
+          for (const variant of variants) {
+            const rescoreStart = performance.now()
+            const top = rescore(variant.name, q, shortlist)
+            variant.rescoreMs.push(elapsedMs(rescoreStart))
+            variant.hits += top.filter((c) => truth[i]!.has(c.label)).length
+          }
+          if (indexDims === dims) hnswOnly.hits += [...neighbours].sort((a, b) => b.similarity - a.similarity).slice(0, topK).filter((n) => truth[i]!.has(n.label)).length
           progress.tick()
         })
         progress.done()
-        rows.push(row('hnsw + full-dim rescore', indexDims, oversample, latencies, hits / (truth.length * topK), buildS, hnswMs, rescoreMs))
+        const recall = (hits: number) => hits / (truth.length * topK)
+        if (indexDims === dims) rows.push(row('hnsw only (full dims, no rescore)', indexDims, oversample, hnswMs, recall(hnswOnly.hits), buildS, hnswMs, []))
+        for (const variant of variants) {
+          const latencies = hnswMs.map((ms, i) => ms + variant.rescoreMs[i]!)
+          rows.push(row(`hnsw + rescore ${variant.name === 'sqlite' ? 'from SQLite' : `in memory (${variant.name})`}`, indexDims, oversample, latencies, recall(variant.hits), buildS, hnswMs, variant.rescoreMs))
+        }
       }
     }
+    const memory = COMPACT_ENCODINGS.map((encoding) => ({
+      encoding,
+      bytes_per_vector: bytesPerVector(encoding, dims),
+      mb_per_million: { 384: bytesPerVector(encoding, 384), 768: bytesPerVector(encoding, 768) },
+      held_bytes: inMemory.get(encoding)?.bytes ?? null,
+    }))
     const result = {
       dataset: path.basename(datasetDir),
       model: model.id,
@@ -106,7 +142,8 @@ async function main(): Promise<void> {
       queries: queryVectors.length,
       ingest: { docs_per_second: Math.round(ingest.docsPerSecond), seconds: Math.round(ingest.seconds * 10) / 10 },
       rows,
-      machine: machineInfo(),
+      rescore_memory: memory,
+      machine: { ...machineInfo(), loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) },
       date: new Date().toISOString(),
     }
     const out = await writeResult(resultPath('bench-retrieval', values.out), result)
@@ -117,7 +154,12 @@ async function main(): Promise<void> {
           ['method', 'index dims', 'oversample', 'QPS', 'p50 ms', 'p95 ms', 'HNSW p50 ms', 'rescore p50 ms', 'recall@10 vs exact', 'build s'],
           rows.map((r) => [r.method, r.index_dims, r.oversample ?? '-', r.qps, r.p50_ms, r.p95_ms, r.hnsw_p50_ms ?? '-', r.rescore_p50_ms ?? '-', r.recall_at_10.toFixed(3), r.build_s?.toFixed(2) ?? '-']),
         ) +
-        `\n\nresult: ${out}\n`,
+        '\n\nrescoring vectors in memory (bytes per vector; MB per million vectors = the same number):\n' +
+        markdownTable(
+          ['encoding', `${dims} dims`, '384 dims', '768 dims', 'held for this corpus MB'],
+          memory.map((m) => [m.encoding, m.bytes_per_vector, m.mb_per_million[384]!, m.mb_per_million[768]!, m.held_bytes === null ? '-' : (m.held_bytes / 1e6).toFixed(2)]),
+        ) +
+        `\n\nload average (1/5/15 min) at the end: ${result.machine.loadavg.join(' / ')}\nresult: ${out}\n`,
     )
   } finally {
     await app.close()
