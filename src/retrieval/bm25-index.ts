@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import { errors } from '../errors.js'
 import { LoopSlicer } from '../event-loop.js'
-import { analyze, countTerms, defaultAnalysisSettings, type AnalysisSettings } from './text-analysis.js'
+import { analyze, analyzeInSlices, countTerms, defaultAnalysisSettings, type AnalysisSettings } from './text-analysis.js'
 
 export interface LexicalDocument {
   id: string
@@ -35,8 +35,34 @@ export interface TermStatistics {
 /** Analysis settings as a comparable string, whatever the key order of the object they came in. */
 const settingsKey = (settings: AnalysisSettings): string => JSON.stringify([settings.lowercase, settings.stemming, settings.stopwords])
 
-/** Terms analysed ahead of a write, outside its transaction, by document object and analysis settings. */
-const preAnalyzed = new WeakMap<object, { settings: string; terms: string[] }>()
+/**
+ * A document's analysis done ahead of its write, outside the transaction: the terms as FTS5 stores
+ * them (joined by spaces) and its distinct terms (its document-frequency changes).
+ */
+interface PreparedTerms {
+  settings: string
+  joined: string
+  distinct: string[]
+}
+
+/** Terms analysed ahead of a write, by document object and analysis settings. */
+const preAnalyzed = new WeakMap<object, PreparedTerms>()
+
+/** Terms joined or deduplicated between two slices in {@link prepareTerms}. */
+const PREPARE_PIECE_TERMS = 16_384
+
+/** Joins and deduplicates `terms` a piece at a time (a 1 MB document has ~150,000 terms). */
+async function prepareTerms(settings: string, terms: readonly string[], slice: () => Promise<void>): Promise<PreparedTerms> {
+  const pieces: string[] = []
+  const distinct = new Set<string>()
+  for (let start = 0; start < terms.length; start += PREPARE_PIECE_TERMS) {
+    const piece = terms.slice(start, start + PREPARE_PIECE_TERMS)
+    pieces.push(piece.join(' '))
+    for (const term of piece) distinct.add(term)
+    if (start + PREPARE_PIECE_TERMS < terms.length) await slice()
+  }
+  return { settings, joined: pieces.join(' '), distinct: [...distinct] }
+}
 
 /**
  * Analyses `docs` under `settings` ahead of `Bm25Index.upsert`, in event-loop slices: analysis is the
@@ -46,8 +72,11 @@ const preAnalyzed = new WeakMap<object, { settings: string; terms: string[] }>()
  */
 export async function preAnalyze(docs: readonly LexicalDocument[], settings: AnalysisSettings, slicer = new LoopSlicer()): Promise<void> {
   const key = settingsKey(settings)
+  const slice = () => slicer.slice()
   for (const doc of docs) {
-    preAnalyzed.set(doc, { settings: key, terms: analyze(doc.text, settings) })
+    const terms = await analyzeInSlices(doc.text, settings, slice)
+    await slicer.slice()
+    preAnalyzed.set(doc, await prepareTerms(key, terms, slice))
     await slicer.slice()
   }
 }
@@ -199,6 +228,35 @@ export class Bm25Index implements TermStatistics {
     return counts
   }
 
+  /**
+   * These statistics with the term counts of `ids` read ahead, one document per `slice()` and a long
+   * document's terms counted in pieces between slices: RM3 over a 1 MB feedback document (~150,000
+   * terms) is otherwise one synchronous stretch. `termCounts` answers those ids from what was read
+   * (any other id is read then); a document deleted meanwhile is simply absent.
+   */
+  async prefetchTermCounts(ids: readonly string[], slice: () => Promise<void>): Promise<TermStatistics> {
+    const prefetched = new Map<string, Map<string, number>>()
+    for (const id of new Set(ids)) {
+      const terms = this.statements.termsOfId.get(id) as string | undefined
+      if (terms !== undefined) prefetched.set(id, await countSpaceSeparated(terms, slice))
+      await slice()
+    }
+    return {
+      analyzeQuery: (text) => this.analyzeQuery(text),
+      termCounts: (wanted) => {
+        const missing = wanted.filter((id) => !prefetched.has(id))
+        const counts = missing.length === 0 ? new Map<string, Map<string, number>>() : this.termCounts(missing)
+        for (const id of wanted) {
+          const tf = prefetched.get(id)
+          if (tf !== undefined) counts.set(id, tf)
+        }
+        return counts
+      },
+      documentFrequencies: (terms) => this.documentFrequencies(terms),
+      count: () => this.count(),
+    }
+  }
+
   documentFrequencies(terms: readonly string[]): Map<string, number> {
     const frequencies = new Map<string, number>()
     for (const term of terms) {
@@ -257,17 +315,23 @@ export class Bm25Index implements TermStatistics {
   }
 
   private upsertOne(doc: LexicalDocument, dfChanges: Map<string, number>): void {
-    const prepared = preAnalyzed.get(doc)
+    const cached = preAnalyzed.get(doc)
     preAnalyzed.delete(doc)
-    const terms = prepared !== undefined && prepared.settings === this.settingsKey ? prepared.terms : analyze(doc.text, this.settings)
+    let prepared: Omit<PreparedTerms, 'settings'>
+    if (cached !== undefined && cached.settings === this.settingsKey) {
+      prepared = cached
+    } else {
+      const terms = analyze(doc.text, this.settings)
+      prepared = { joined: terms.join(' '), distinct: [...new Set(terms)] }
+    }
     let rowid = this.statements.rowidOf.get(doc.id) as number | bigint | undefined
     if (rowid === undefined) {
       rowid = this.statements.insertDoc.run(doc.id).lastInsertRowid
     } else {
       this.removeTerms(rowid, dfChanges)
     }
-    this.statements.insertTerms.run(rowid, terms.join(' '))
-    for (const term of new Set(terms)) dfChanges.set(term, (dfChanges.get(term) ?? 0) + 1)
+    this.statements.insertTerms.run(rowid, prepared.joined)
+    for (const term of prepared.distinct) dfChanges.set(term, (dfChanges.get(term) ?? 0) + 1)
   }
 
   private deleteOne(id: string, dfChanges: Map<string, number>): boolean {
@@ -302,6 +366,30 @@ export class Bm25Index implements TermStatistics {
   }
 }
 
+/** Characters of a stored term string counted between two slices (~1-3 ms of work). */
+const COUNT_PIECE_CHARS = 65_536
+
+/** Occurrences of each space-separated term of `terms`, `slice()` awaited every ~64 K characters. */
+async function countSpaceSeparated(terms: string, slice: () => Promise<void>): Promise<Map<string, number>> {
+  const tf = new Map<string, number>()
+  let start = 0
+  let pieceEnd = COUNT_PIECE_CHARS
+  while (start < terms.length) {
+    let end = terms.indexOf(' ', start)
+    if (end < 0) end = terms.length
+    if (end > start) {
+      const term = terms.slice(start, end)
+      tf.set(term, (tf.get(term) ?? 0) + 1)
+    }
+    start = end + 1
+    if (start >= pieceEnd && start < terms.length) {
+      await slice()
+      pieceEnd = start + COUNT_PIECE_CHARS
+    }
+  }
+  return tf
+}
+
 function prepareStatements(db: Database.Database, t: string) {
   return {
     rowidOf: db.prepare(`SELECT rowid FROM ${t}_docs WHERE id = ?`).pluck(),
@@ -317,6 +405,7 @@ function prepareStatements(db: Database.Database, t: string) {
     termsOf: db.prepare(`
       SELECT d.id AS id, f.terms AS terms FROM ${t}_docs AS d JOIN ${t} AS f ON f.rowid = d.rowid
       WHERE d.id IN (SELECT value FROM json_each(?))`),
+    termsOfId: db.prepare(`SELECT f.terms FROM ${t}_docs AS d JOIN ${t} AS f ON f.rowid = d.rowid WHERE d.id = ?`).pluck(),
     termsAt: db.prepare(`SELECT terms FROM ${t} WHERE rowid = ?`).pluck(),
     documentFrequency: db.prepare(`SELECT df FROM ${t}_df WHERE term = ?`).pluck(),
     // WHERE true: SQLite needs it to tell an upsert's ON CONFLICT from a join constraint after SELECT.

@@ -94,6 +94,50 @@ export function analyze(text: string, settings: AnalysisSettings): string[] {
   return terms
 }
 
+/** Characters analysed between two `slice()` calls in {@link analyzeInSlices}: ~2-5 ms of work. */
+export const ANALYSIS_PIECE_CHARS = 16_384
+
+/**
+ * `analyze(text)`, cut into pieces of about `pieceChars` with `slice()` awaited between them, so a
+ * 1 MB document is not one synchronous stretch of tokenising and stemming (~100+ ms). A piece ends
+ * just after a whitespace character, which no token contains and which keeps both sides' context
+ * for NFC and for the final-sigma rule of `toLowerCase`, so the terms equal `analyze(text)`'s.
+ */
+export async function analyzeInSlices(
+  text: string,
+  settings: AnalysisSettings,
+  slice: () => Promise<void>,
+  pieceChars: number = ANALYSIS_PIECE_CHARS,
+): Promise<string[]> {
+  if (text.length <= pieceChars) return analyze(text, settings)
+  const terms: string[] = []
+  let start = 0
+  while (start < text.length) {
+    let end = Math.min(text.length, start + pieceChars)
+    if (end < text.length) {
+      const cut = lastWhitespace(text, start, end)
+      // No whitespace in the whole piece (one enormous token): extend to the next whitespace.
+      end = cut >= 0 ? cut + 1 : nextWhitespaceEnd(text, end)
+    }
+    for (const term of analyze(text.slice(start, end), settings)) terms.push(term)
+    start = end
+    if (start < text.length) await slice()
+  }
+  return terms
+}
+
+const WHITESPACE = /\s/u
+
+function lastWhitespace(text: string, from: number, to: number): number {
+  for (let i = to - 1; i >= from; i--) if (WHITESPACE.test(text[i]!)) return i
+  return -1
+}
+
+function nextWhitespaceEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) if (WHITESPACE.test(text[i]!)) return i + 1
+  return text.length
+}
+
 /** Occurrences of each distinct term, in first-seen order. */
 export function countTerms(terms: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>()

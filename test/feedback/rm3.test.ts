@@ -120,3 +120,27 @@ t.test('a collection too small for any term to pass the df cut-off asks no docum
   t.same(looked, [], '10% of 5 documents is under 1')
   t.same(expanded.map((w) => w.term), ['apple', 'pie'], 'only the query terms remain')
 })
+
+t.test('each document\'s top terms are those of a full sort by count then term, with many ties (issue 13, finding 4)', async (t) => {
+  // Reference: the full sort the walk replaced.
+  const reference = (termCounts: Map<string, number>, keep: (term: string) => boolean, k: number) => {
+    const kept = new Map<string, number>()
+    for (const [term, tf] of [...termCounts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+      if (kept.size >= k) break
+      if (/^[a-z0-9]{2,20}$/.test(term) && keep(term)) kept.set(term, tf)
+    }
+    return kept
+  }
+  let state = 42
+  const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648)
+  for (let round = 0; round < 20; round++) {
+    const termCounts = new Map<string, number>()
+    for (let i = 0; i < 2000; i++) termCounts.set(`t${Math.floor(random() * 5000).toString(36)}${i % 3 === 0 ? 'Z' : ''}`, 1 + Math.floor(random() ** 4 * 12))
+    const keep = (term: string) => term.charCodeAt(term.length - 1) % 3 !== round % 3
+    for (const k of [1, 10, 300]) {
+      const expected = reference(termCounts, keep, k)
+      const model = estimateRelevanceModel([{ termCounts, score: 1 }], keep, k)
+      t.same([...model.keys()].sort(), [...expected.keys()].sort(), `round ${round}, k=${k}: the same ${expected.size} terms`)
+    }
+  }
+})

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Bm25Index, MAX_WEIGHTED_TERMS, preAnalyze } from '../../src/retrieval/bm25-index.js'
 import { LoopSlicer } from '../../src/event-loop.js'
-import { analyze, porterStem, tokenize, type AnalysisSettings } from '../../src/retrieval/text-analysis.js'
+import { analyze, analyzeInSlices, porterStem, tokenize, type AnalysisSettings } from '../../src/retrieval/text-analysis.js'
 
 const english: AnalysisSettings = { lowercase: true, stemming: 'porter', stopwords: 'english' }
 
@@ -221,4 +221,44 @@ t.test('preAnalyze: analysis runs in event-loop slices before the write, and ups
   await preAnalyze(later, english)
   other.upsert(later)
   t.same(other.termCounts(['x']).get('x'), new Map([['running', 1], ['cats', 1]]), 'terms analysed under other settings are not reused')
+})
+
+t.test('analyzeInSlices: one large document is analysed in pieces, with the same terms as analyze (issue 13, finding 4)', async (t) => {
+  // Piece boundaries fall everywhere on purpose: possessives, "u.s.a", "1,000", Greek final sigma
+  // (its lowercase depends on the next character), a combining accent (NFC), and a token longer
+  // than a piece.
+  const words = ["runner's", 'u.s.a', '1,000', 'ΟΔΟΣ', 'ΟΔΟΣ.', 'cafe\u0301', 'Running', 'the', 'x'.repeat(70), 'stop', 'A,B']
+  const joined = Array.from({ length: 4000 }, (_, i) => words[(i * 7) % words.length]!).reduce((acc, w, i) => acc + (i === 0 ? '' : i % 5 === 0 ? '\n' : '\u00a0') + w, '')
+  for (const settings of [english, { lowercase: true, stemming: 'none', stopwords: 'none' } as AnalysisSettings]) {
+    const expected = analyze(joined, settings)
+    for (const piece of [1, 7, 64, 333, 4096]) {
+      let slices = 0
+      const terms = await analyzeInSlices(joined, settings, async () => void slices++, piece)
+      t.same(terms, expected, `${settings.stemming}/${settings.stopwords}, pieces of ${piece}: same ${expected.length} terms`)
+      t.ok(slices >= Math.floor(joined.length / Math.max(piece, 71)) - 1, `pieces of ${piece}: ${slices} slices`)
+    }
+  }
+  let ranDuring = 0
+  const timer = setInterval(() => ranDuring++, 0)
+  const big = joined.repeat(20)
+  await analyzeInSlices(big, english, () => new LoopSlicer(0).slice())
+  clearInterval(timer)
+  t.ok(ranDuring > 0, `timers ran ${ranDuring} times while a ${big.length}-character document was analysed`)
+})
+
+t.test('prefetchTermCounts: feedback documents are counted ahead in slices, with the same counts as termCounts (issue 13, finding 4)', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  const long = Array.from({ length: 60_000 }, (_, i) => `word${i % 997} running`).join(' ')
+  index.upsert([{ id: 'long', text: long }, ...corpus])
+  let slices = 0
+  const statistics = await index.prefetchTermCounts(['long', 'run', 'missing', 'run'], async () => void slices++)
+  t.ok(slices >= 10, `the 60,000-word document was counted over ${slices} slices`)
+  const expected = index.termCounts(['long', 'run', 'cat'])
+  t.same(statistics.termCounts(['long', 'run']), new Map([['long', expected.get('long')], ['run', expected.get('run')]]), 'prefetched counts equal termCounts')
+  t.same(statistics.termCounts(['cat', 'missing']), new Map([['cat', expected.get('cat')]]), 'an id not prefetched is read then; an unknown id is absent')
+  t.equal(statistics.termCounts(['long']).get('long')!.get('run'), 60_000)
+  t.same(statistics.documentFrequencies(['run', 'cat', 'nope']), index.documentFrequencies(['run', 'cat', 'nope']))
+  t.equal(statistics.count(), index.count())
+  t.same(statistics.analyzeQuery('The running cats'), ['run', 'cat'])
 })

@@ -2,7 +2,8 @@ import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { elapsedMs } from '../../candidate.js'
 import { errors } from '../../errors.js'
-import { yieldToEventLoop } from '../../event-loop.js'
+import { LoopSlicer, yieldToEventLoop } from '../../event-loop.js'
+import { chunkEnd } from './write-chunks.js'
 import type { TermStatistics } from '../../retrieval/bm25-index.js'
 import { rescoreAtFullDims, type ScoredLabel } from '../../retrieval/rescore.js'
 import { RescoreVectors } from '../../retrieval/rescore-vectors.js'
@@ -243,7 +244,7 @@ export class EmbeddedBackend implements Backend {
         let seq: number | undefined
         // At least one chunk per transaction, all under one write sequence number; stop once it has used its time.
         while (next < docs.length && (seq === undefined || performance.now() - started < this.writeSliceMs)) {
-          const chunk = docs.slice(next, next + 8)
+          const chunk = docs.slice(next, chunkEnd(docs, next))
           const result = this.store.upsertDocuments(collection, chunk, seq)
           this.lexical.onUpsert(row, chunk)
           result.labels.forEach((label, i) => {
@@ -348,8 +349,10 @@ export class EmbeddedBackend implements Backend {
     return hits.filter((h) => allowed.has(h.id)).slice(0, query.limit).map((h) => ({ id: h.id, score: h.score }))
   }
 
-  async termStatistics(collection: string): Promise<TermStatistics> {
-    return this.lexical.forCollection(this.row(collection))
+  /** The feedback documents' terms are read and counted ahead, in event-loop slices (issue 13, finding 4). */
+  async termStatistics(collection: string, ids: readonly string[]): Promise<TermStatistics> {
+    const slicer = new LoopSlicer()
+    return this.lexical.forCollection(this.row(collection)).prefetchTermCounts(ids, () => slicer.slice())
   }
 
   analysis(collection: CollectionRecord): AnalysisSettings {
