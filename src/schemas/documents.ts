@@ -10,7 +10,7 @@ export const upsertDocumentSchema = (maxDocumentChars: number) =>
   Type.Object(
     {
       id: DocumentId,
-      text: Type.String({ minLength: 1, maxLength: maxDocumentChars, description: `text to embed and store; at most FUNNEL_MAX_DOCUMENT_CHARS characters (${maxDocumentChars} on this server)` }),
+      text: Type.String({ minLength: 1, maxLength: maxDocumentChars, description: `text to embed and store; at most FUNNEL_MAX_DOCUMENT_CHARS characters, counted as UTF-16 code units (${maxDocumentChars} on this server)` }),
       metadata: Type.Optional(Metadata),
     },
     { additionalProperties: false },

@@ -80,7 +80,7 @@ export type RerankOptions = Static<typeof RerankOptionsSchema>
  */
 export const searchRequestSchema = (maxQueryChars: number) => Type.Object(
   {
-    query: Type.String({ minLength: 1, maxLength: maxQueryChars, description: `the query text; at most FUNNEL_MAX_QUERY_CHARS characters (${maxQueryChars} on this server) and FUNNEL_MAX_QUERY_TERMS distinct terms after analysis` }),
+    query: Type.String({ minLength: 1, maxLength: maxQueryChars, description: `the query text; at most FUNNEL_MAX_QUERY_CHARS characters, counted as UTF-16 code units (${maxQueryChars} on this server) and FUNNEL_MAX_QUERY_TERMS distinct terms after analysis` }),
     top_k: Type.Integer({ minimum: 1, default: 10, description: 'number of results (1..FUNNEL_MAX_TOP_K, default max 1000)' }),
     mode: Type.Optional(RetrievalModeSchema),
     dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'dims for exact rescoring (default: full model dims)' })),

@@ -71,11 +71,21 @@ t.test('finding 4: a document longer than FUNNEL_MAX_DOCUMENT_CHARS is refused w
   t.equal((await app.inject(upsert([{ id: 'max', text: 'y'.repeat(1000) }]))).statusCode, 200, '1000 characters are accepted')
 })
 
-t.test('finding 4: the default FUNNEL_MAX_DOCUMENT_CHARS refuses a 12 MB document', async (t) => {
+t.test('finding 4: length limits count UTF-16 code units (O(1), no scan of the text), so an emoji counts twice', async (t) => {
+  const { app } = await setup(t, { maxDocumentChars: 1000 })
+  const emoji = '\u{1F600}'
+  // 501 emoji: 501 code points but 1002 code units; counting code points would have accepted it.
+  const res = await app.inject(upsert([{ id: 'emoji', text: emoji.repeat(501) }]))
+  t.equal(res.statusCode, 400)
+  t.match(res.json().error.message, /must NOT have more than 1000 characters \(FUNNEL_MAX_DOCUMENT_CHARS\)/)
+  t.equal((await app.inject(upsert([{ id: 'emoji', text: emoji.repeat(500) }]))).statusCode, 200, '500 emoji (1000 code units) are accepted')
+})
+
+t.test('finding 4: the default FUNNEL_MAX_DOCUMENT_CHARS (262144) refuses a 12 MB document', async (t) => {
   const { app } = await setup(t)
   const res = await app.inject(upsert([{ id: 'huge', text: 'word '.repeat(2_400_000) }]))
   t.equal(res.statusCode, 400)
-  t.match(res.json().error.message, /must NOT have more than 1048576 characters \(FUNNEL_MAX_DOCUMENT_CHARS\)/)
+  t.match(res.json().error.message, /must NOT have more than 262144 characters \(FUNNEL_MAX_DOCUMENT_CHARS\)/)
 })
 
 t.test('finding 4: more documents than FUNNEL_MAX_BATCH_DOCUMENTS are refused with 413 naming the setting', async (t) => {
