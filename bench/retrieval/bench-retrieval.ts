@@ -154,9 +154,9 @@ async function main(): Promise<void> {
           ['method', 'index dims', 'oversample', 'QPS', 'p50 ms', 'p95 ms', 'HNSW p50 ms', 'rescore p50 ms', 'recall@10 vs exact', 'build s'],
           rows.map((r) => [r.method, r.index_dims, r.oversample ?? '-', r.qps, r.p50_ms, r.p95_ms, r.hnsw_p50_ms ?? '-', r.rescore_p50_ms ?? '-', r.recall_at_10.toFixed(3), r.build_s?.toFixed(2) ?? '-']),
         ) +
-        '\n\nrescoring vectors in memory (bytes per vector; MB per million vectors = the same number):\n' +
+        '\n\nrescoring vectors in memory (bytes per vector; the same number is MB per million vectors):\n' +
         markdownTable(
-          ['encoding', `${dims} dims`, '384 dims', '768 dims', 'held for this corpus MB'],
+          ['encoding', `bytes/vector here (${dims} dims)`, 'at 384 dims', 'at 768 dims', 'held for this corpus MB'],
           memory.map((m) => [m.encoding, m.bytes_per_vector, m.mb_per_million[384]!, m.mb_per_million[768]!, m.held_bytes === null ? '-' : (m.held_bytes / 1e6).toFixed(2)]),
         ) +
         `\n\nload average (1/5/15 min) at the end: ${result.machine.loadavg.join(' / ')}\nresult: ${out}\n`,
