@@ -13,6 +13,8 @@ export interface CollectionStats {
   /** HNSW slots of deleted documents not yet reused by an insert. */
   deletedVectors: number
   sizeOnDiskBytes: number
+  /** Memory allocated for the collection's in-memory rescoring vectors (0 for `disk`). */
+  rescoreMemoryBytes: number
 }
 
 /**
@@ -112,6 +114,7 @@ export class FunnelMetrics {
     gauge('funnel_collection_index_vectors', 'Vectors in the HNSW index per collection', (s) => s.indexVectors)
     gauge('funnel_collection_index_deleted_vectors', 'HNSW slots of deleted documents not yet reused by an insert, per collection', (s) => s.deletedVectors)
     gauge('funnel_collection_size_bytes', 'Bytes on disk per collection (documents, vectors and index file)', (s) => s.sizeOnDiskBytes)
+    gauge('funnel_collection_rescore_memory_bytes', 'Bytes allocated for in-memory rescoring vectors per collection (rescore_vectors; 0 for disk)', (s) => s.rescoreMemoryBytes)
   }
 
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
@@ -170,7 +173,7 @@ export default fp(
       if (!app.hasDecorator('collections')) return []
       // Only collections with an open index: one still opening at boot would hold the scrape until it is.
       const stats = await app.collections.stats()
-      return stats.map((s) => ({ name: s.name, documents: s.count, indexVectors: s.index_vectors, deletedVectors: s.deleted_slots, sizeOnDiskBytes: s.size_on_disk_bytes }))
+      return stats.map((s) => ({ name: s.name, documents: s.count, indexVectors: s.index_vectors, deletedVectors: s.deleted_slots, sizeOnDiskBytes: s.size_on_disk_bytes, rescoreMemoryBytes: s.rescore_memory_bytes ?? 0 }))
     }
     // A collection dropped mid-scrape must not fail the whole scrape: its gauges skip one round.
     const metrics = new FunnelMetrics(() =>
