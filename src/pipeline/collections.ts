@@ -1,7 +1,7 @@
 import { errors, isFunnelError } from '../errors.js'
 import type { ModelRegistry } from '../models/model-registry.js'
 import type { Backend, CollectionRecord, CollectionStats, IndexSettings, StoredDocument } from '../store/backend.js'
-import { DEFAULT_RESCORE_VECTORS, RESCORE_VECTORS, type CollectionInfo, type IndexSettings as ApiIndexSettings } from '../schemas/collections.js'
+import { RESCORE_VECTORS, defaultRescoreVectors, type CollectionInfo, type IndexSettings as ApiIndexSettings } from '../schemas/collections.js'
 import type { UpsertDocument } from '../schemas/documents.js'
 import { CollectionLifecycle, type LifecycleProbe } from './collection-lifecycle.js'
 
@@ -138,7 +138,7 @@ export class CollectionService {
       ef_construction: input.index?.ef_construction ?? DEFAULT_INDEX.ef_construction,
       ef_search: input.index?.ef_search ?? DEFAULT_INDEX.ef_search,
     }
-    const rescoreVectors = input.settings?.rescore_vectors ?? DEFAULT_RESCORE_VECTORS
+    const rescoreVectors = input.settings?.rescore_vectors ?? defaultRescoreVectors(indexDims, model.dims)
     if (!RESCORE_VECTORS.includes(rescoreVectors as never)) throw errors.invalidValue('rescore_vectors', rescoreVectors, `use one of ${RESCORE_VECTORS.join(', ')}`)
     // Stored resolved, so a later change of the default does not change an existing collection.
     const settings = { ...input.settings, rescore_vectors: rescoreVectors }

@@ -19,11 +19,19 @@ export type IndexSettings = Static<typeof IndexSettingsSchema>
 /**
  * Where the embedded backend keeps the full vectors it rescores a shortlist with: in memory as
  * float32, float16 or int8 (+ a float32 scale per vector), or `disk` (read from SQLite per candidate).
- * float16 is the default: no measured nDCG@10 change at half of float32's memory (docs/benchmarks/matryoshka.md).
  */
 export const RESCORE_VECTORS = ['float16', 'int8', 'float32', 'disk'] as const
 export type RescoreVectors = (typeof RESCORE_VECTORS)[number]
-export const DEFAULT_RESCORE_VECTORS: RescoreVectors = 'float16'
+
+/**
+ * The default where a collection names none. A truncated index rescores every search: float16, no
+ * measured nDCG@10 change at half of float32's memory (docs/benchmarks/matryoshka.md). A full-dim
+ * index uses HNSW's scores as they are and rescores only for `dimensions` or a selective filter, so
+ * memory would be spent for little: disk.
+ */
+export function defaultRescoreVectors(indexDims: number, dims: number): RescoreVectors {
+  return indexDims < dims ? 'float16' : 'disk'
+}
 
 export const CreateCollectionRequestSchema = Type.Object(
   {
@@ -45,7 +53,7 @@ export const CreateCollectionRequestSchema = Type.Object(
     rescore_vectors: Type.Optional(
       StringEnum(RESCORE_VECTORS, {
         description:
-          'embedded backend: how the full vectors used for rescoring are kept in memory (float16 2 B/dim, int8 1 B/dim + 4 B, float32 4 B/dim) or `disk` to read them from SQLite per candidate; default float16',
+          'embedded backend: how the full vectors used for rescoring are kept in memory (float16 2 B/dim, int8 1 B/dim + 4 B, float32 4 B/dim) or `disk` to read them from SQLite per candidate; default float16 when index.dims is below the model dims, else disk',
       }),
     ),
   },

@@ -29,7 +29,7 @@ t.test('/metrics: latency by route pattern, errors by code, collection gauges, p
   t.equal(sample(text, 'funnel_collection_documents{collection="docs"}'), 3)
   t.equal(sample(text, 'funnel_collection_index_vectors{collection="docs"}'), 3)
   t.ok(sample(text, 'funnel_collection_size_bytes{collection="docs"}')! > 0)
-  t.ok(sample(text, 'funnel_collection_rescore_memory_bytes{collection="docs"}')! > 0, 'the default float16 rescoring vectors are held in memory')
+  t.equal(sample(text, 'funnel_collection_rescore_memory_bytes{collection="docs"}'), 0, 'a full-dim index keeps its rescoring vectors on disk by default')
   t.match(text, /^process_cpu_user_seconds_total \d/m, 'default process metrics')
   t.match(text, /^nodejs_heap_size_used_bytes \d/m)
 

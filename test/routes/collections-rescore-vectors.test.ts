@@ -7,12 +7,15 @@ import { buildTestApp } from '../helpers/app.js'
 
 const DOCS = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, text: `document ${i} about topic ${i % 5} and item ${i}` }))
 
-t.test('rescore_vectors: default float16, chosen per collection, reported in memory bytes', async (t) => {
+t.test('rescore_vectors: default float16 for a truncated index, disk for a full one, chosen per collection, reported in memory bytes', async (t) => {
   const { app } = await buildTestApp(t)
   const create = (payload: object) => app.inject({ method: 'POST', url: '/v1/collections', payload })
   const byDefault = await create({ name: 'plain', index: { dims: 8 } })
   t.equal(byDefault.statusCode, 201)
-  t.equal(byDefault.json().settings.rescore_vectors, 'float16', 'the default is stored with the collection')
+  t.equal(byDefault.json().settings.rescore_vectors, 'float16', 'a truncated index rescores from float16 in memory; the default is stored with the collection')
+  const fullDims = await create({ name: 'full' })
+  t.equal(fullDims.json().settings.rescore_vectors, 'disk', 'a full-dim index (HNSW scores used as they are) keeps nothing in memory by default')
+  t.equal(fullDims.json().rescore_memory_bytes, 0)
   for (const encoding of ['int8', 'float32', 'disk']) {
     const res = await create({ name: encoding, index: { dims: 8 }, rescore_vectors: encoding })
     t.equal(res.json().settings.rescore_vectors, encoding)

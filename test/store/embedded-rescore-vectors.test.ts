@@ -171,3 +171,13 @@ t.test('a restart reloads the memory store from SQLite', async (t) => {
   t.ok((await backend.collectionStats('int8')).rescore_memory_bytes! <= bytesBefore!, 'sized to the stored documents')
   t.equal((await backend.collectionStats('disk')).rescore_memory_bytes, 0, 'disk still keeps nothing in memory')
 })
+
+t.test('a collection stored without the setting (created before it existed) gets the default by its index dims', async (t) => {
+  const { backend } = await openBackend(t)
+  t.teardown(() => backend.close())
+  await backend.createCollection({ ...spec('truncated', 'unused'), settings: {} })
+  await backend.createCollection({ ...spec('full', 'unused'), index_dims: DIMS, settings: {} })
+  for (const name of ['truncated', 'full']) await backend.upsert(name, DOCS.slice(0, 20))
+  t.equal((await backend.collectionStats('truncated')).rescore_memory_bytes, 1024 * DIMS * 2, 'a truncated index rescores from float16 in memory')
+  t.equal((await backend.collectionStats('full')).rescore_memory_bytes, 0, 'a full-dim index reads SQLite when it rescores at all')
+})

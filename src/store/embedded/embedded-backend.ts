@@ -9,7 +9,7 @@ import { rescoreAtFullDims, type ScoredLabel } from '../../retrieval/rescore.js'
 import { RescoreVectors } from '../../retrieval/rescore-vectors.js'
 import { DenseIndex, type HnswSettings } from '../../retrieval/hnsw-index.js'
 import type { AnalysisSettings } from '../../retrieval/text-analysis.js'
-import { DEFAULT_RESCORE_VECTORS, RESCORE_VECTORS, type RescoreVectors as RescoreVectorsSetting } from '../../schemas/collections.js'
+import { RESCORE_VECTORS, defaultRescoreVectors, type RescoreVectors as RescoreVectorsSetting } from '../../schemas/collections.js'
 import type {
   Backend,
   CollectionRecord,
@@ -44,9 +44,9 @@ const EXACT_FILTER_LIMIT = 2048
 const FILTERED_LEXICAL_MIN = 1000
 
 /** Where a collection keeps its rescoring vectors; a collection created before the setting existed gets the default. */
-export function rescoreVectorsSetting(row: Pick<CollectionRecord, 'settings'>): RescoreVectorsSetting {
+export function rescoreVectorsSetting(row: Pick<CollectionRecord, 'settings' | 'index_dims' | 'dims'>): RescoreVectorsSetting {
   const stored = row.settings.rescore_vectors
-  return RESCORE_VECTORS.find((value) => value === stored) ?? DEFAULT_RESCORE_VECTORS
+  return RESCORE_VECTORS.find((value) => value === stored) ?? defaultRescoreVectors(row.index_dims, row.dims)
 }
 
 const record = (row: CollectionRow): CollectionRecord => ({
