@@ -356,8 +356,10 @@ export class Bm25Index implements TermStatistics {
    * all inside the write's synchronous transaction.
    */
   private applyDfChanges(dfChanges: ReadonlyMap<string, number>): void {
-    const added = JSON.stringify(Object.fromEntries([...dfChanges].filter(([, change]) => change > 0)))
-    const removed = JSON.stringify(Object.fromEntries([...dfChanges].filter(([, change]) => change < 0).map(([term, change]) => [term, -change])))
+    // In term order: each upsert then lands next to the previous one in the df table's B-tree.
+    const sorted = [...dfChanges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const added = JSON.stringify(Object.fromEntries(sorted.filter(([, change]) => change > 0)))
+    const removed = JSON.stringify(Object.fromEntries(sorted.filter(([, change]) => change < 0).map(([term, change]) => [term, -change])))
     if (added !== '{}') this.statements.addDf.run(added)
     if (removed !== '{}') {
       this.statements.subtractDf.run(removed)
