@@ -1,0 +1,69 @@
+/** The issue-16 goals for the funnel at 1/4 of the dims, judged from measured rows (never estimated). */
+
+export interface Row {
+  engine: 'hnswlib' | 'faiss'
+  index_dims: number
+  oversample: number
+  ef_search: number
+  build_s: number
+  index_bytes: number
+  rescore_bytes: number
+  rss_mb: number
+  rss_delta_mb: number
+  recall: number
+  qps: number
+  p50_ms: number
+  p99_ms: number
+}
+
+export interface GoalReport {
+  funnel?: Row
+  fullDimAtSameRecall?: Row
+  faissAtSameRecall?: Row
+  recallMet: boolean
+  speedupVsFullDim?: number
+  memoryRatio?: number
+  memoryRatioWithRescore?: number
+  faissQpsRatio?: number
+  lines: string[]
+}
+
+/** The fastest row of `rows` whose recall is at least `recall`. */
+export const fastestAtRecall = (rows: readonly Row[], recall: number): Row | undefined =>
+  rows.filter((r) => r.recall >= recall).sort((a, b) => b.qps - a.qps)[0]
+
+const fmt = (x: number): string => x.toFixed(2)
+
+/**
+ * The fastest funnel row at `funnelDims` with recall ≥ `target`, against the fastest full-dim hnswlib row
+ * and the fastest FAISS row at the same dims reaching at least that funnel row's recall.
+ */
+export function judgeGoals(rows: readonly Row[], fullDims: number, funnelDims: number, target = 0.95): GoalReport {
+  const funnel = fastestAtRecall(rows.filter((r) => r.engine === 'hnswlib' && r.index_dims === funnelDims), target)
+  const full = rows.filter((r) => r.engine === 'hnswlib' && r.index_dims === fullDims)
+  const fullIndexBytes = full[0]?.index_bytes
+  if (funnel === undefined) {
+    const best = rows.filter((r) => r.engine === 'hnswlib' && r.index_dims === funnelDims).sort((a, b) => b.recall - a.recall)[0]
+    return { recallMet: false, lines: [`recall@10 ≥ ${target} at ${funnelDims} dims: MISSED (best measured ${best === undefined ? 'none' : fmt(best.recall)})`] }
+  }
+  const report: GoalReport = { funnel, recallMet: true, lines: [] }
+  report.lines.push(`recall@10 ≥ ${target} at ${funnelDims} dims: met (${funnel.recall.toFixed(3)} at oversample ${funnel.oversample}, ef ${funnel.ef_search}, ${funnel.qps.toFixed(0)} QPS)`)
+  report.fullDimAtSameRecall = fastestAtRecall(full, funnel.recall)
+  if (report.fullDimAtSameRecall === undefined) report.lines.push(`≥ 2× full-dim QPS: no full-dim row reached recall ${funnel.recall.toFixed(3)}`)
+  else {
+    report.speedupVsFullDim = funnel.qps / report.fullDimAtSameRecall.qps
+    report.lines.push(`≥ 2× full-dim QPS at the same recall: ${report.speedupVsFullDim >= 2 ? 'met' : 'MISSED'} (${fmt(report.speedupVsFullDim)}× vs ef ${report.fullDimAtSameRecall.ef_search}, recall ${report.fullDimAtSameRecall.recall.toFixed(3)})`)
+  }
+  if (fullIndexBytes !== undefined) {
+    report.memoryRatio = funnel.index_bytes / fullIndexBytes
+    report.memoryRatioWithRescore = (funnel.index_bytes + funnel.rescore_bytes) / fullIndexBytes
+    report.lines.push(`index memory ≤ 1/3 of full-dim: ${report.memoryRatio <= 1 / 3 ? 'met' : 'MISSED'} (index ${fmt(report.memoryRatio)}×; with the float16 rescoring vectors ${fmt(report.memoryRatioWithRescore)}×)`)
+  }
+  report.faissAtSameRecall = fastestAtRecall(rows.filter((r) => r.engine === 'faiss' && r.index_dims === funnelDims), funnel.recall)
+  if (report.faissAtSameRecall === undefined) report.lines.push(`within 1.5× of FAISS HNSW+refine: no FAISS row at ${funnelDims} dims reached recall ${funnel.recall.toFixed(3)}`)
+  else {
+    report.faissQpsRatio = report.faissAtSameRecall.qps / funnel.qps
+    report.lines.push(`within 1.5× of FAISS HNSW+refine at equal recall: ${report.faissQpsRatio <= 1.5 ? 'met' : 'MISSED'} (FAISS ${fmt(report.faissQpsRatio)}× the funnel's QPS, oversample ${report.faissAtSameRecall.oversample}, ef ${report.faissAtSameRecall.ef_search}, recall ${report.faissAtSameRecall.recall.toFixed(3)})`)
+  }
+  return report
+}
