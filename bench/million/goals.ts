@@ -39,15 +39,19 @@ const fmt = (x: number): string => x.toFixed(2)
  * and the fastest FAISS row at the same dims reaching at least that funnel row's recall.
  */
 export function judgeGoals(rows: readonly Row[], fullDims: number, funnelDims: number, target = 0.95): GoalReport {
-  const funnel = fastestAtRecall(rows.filter((r) => r.engine === 'hnswlib' && r.index_dims === funnelDims), target)
   const full = rows.filter((r) => r.engine === 'hnswlib' && r.index_dims === fullDims)
   const fullIndexBytes = full[0]?.index_bytes
-  if (funnel === undefined) {
-    const best = rows.filter((r) => r.engine === 'hnswlib' && r.index_dims === funnelDims).sort((a, b) => b.recall - a.recall)[0]
-    return { recallMet: false, lines: [`recall@10 ≥ ${target} at ${funnelDims} dims: MISSED (best measured ${best === undefined ? 'none' : fmt(best.recall)})`] }
-  }
-  const report: GoalReport = { funnel, recallMet: true, lines: [] }
-  report.lines.push(`recall@10 ≥ ${target} at ${funnelDims} dims: met (${funnel.recall.toFixed(3)} at oversample ${funnel.oversample}, ef ${funnel.ef_search}, ${funnel.qps.toFixed(0)} QPS)`)
+  const funnelRows = rows.filter((r) => r.engine === 'hnswlib' && r.index_dims === funnelDims)
+  const atTarget = fastestAtRecall(funnelRows, target)
+  // Short of the target, the other goals are still judged at the best recall the funnel reached.
+  const funnel = atTarget ?? [...funnelRows].sort((a, b) => b.recall - a.recall || b.qps - a.qps)[0]
+  if (funnel === undefined) return { recallMet: false, lines: [`recall@10 ≥ ${target} at ${funnelDims} dims: no funnel rows`] }
+  const report: GoalReport = { funnel, recallMet: atTarget !== undefined, lines: [] }
+  report.lines.push(
+    atTarget !== undefined
+      ? `recall@10 ≥ ${target} at ${funnelDims} dims: met (${funnel.recall.toFixed(3)} at oversample ${funnel.oversample}, ef ${funnel.ef_search}, ${funnel.qps.toFixed(0)} QPS)`
+      : `recall@10 ≥ ${target} at ${funnelDims} dims: MISSED (best measured ${funnel.recall.toFixed(3)}, at oversample ${funnel.oversample}, ef ${funnel.ef_search}, ${funnel.qps.toFixed(0)} QPS; the goals below are judged at that recall)`,
+  )
   report.fullDimAtSameRecall = fastestAtRecall(full, funnel.recall)
   if (report.fullDimAtSameRecall === undefined) report.lines.push(`≥ 2× full-dim QPS: no full-dim row reached recall ${funnel.recall.toFixed(3)}`)
   else {
