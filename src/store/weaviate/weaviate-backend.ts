@@ -6,7 +6,7 @@ import { Filters, type Collection, type ConsistencyLevel, type WeaviateClient, t
 import { errors, isFunnelError } from '../../errors.js'
 import { LoopSlicer } from '../../event-loop.js'
 import { MAX_WEIGHTED_TERMS, type TermStatistics } from '../../retrieval/bm25-index.js'
-import { AnalysisSettingsSchema, analyze, countTerms, defaultAnalysisSettings, type AnalysisSettings } from '../../retrieval/text-analysis.js'
+import { AnalysisSettingsSchema, analyze, analyzeInSlices, countTerms, defaultAnalysisSettings, type AnalysisSettings } from '../../retrieval/text-analysis.js'
 import { cosineAtDims } from '../../retrieval/vector-math.js'
 import type {
   Backend,
@@ -300,7 +300,8 @@ export class WeaviateBackend implements Backend {
       const properties: DocumentProperties = {
         doc_id: doc.id,
         text: doc.text,
-        analysed_text: analyze(doc.text, settings).join(' '),
+        // A long text is analysed in pieces with yields between them, as the embedded backend does.
+        analysed_text: (await analyzeInSlices(doc.text, settings, () => slicer.slice())).join(' '),
         metadata_json: JSON.stringify(doc.metadata),
         meta_terms: metadataTerms(doc.metadata),
         write_id: writeId,
