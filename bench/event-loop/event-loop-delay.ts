@@ -8,7 +8,7 @@ import { parseCommand } from '../lib/args.js'
 import { modelsDir } from '../lib/models.js'
 
 const USAGE = `usage: npm run bench:event-loop -- [--models-dir ./models] [--model funnel/glove-6b-100d-static] [--only 'part of a case name|another']
-                                [--max-document-chars N (FUNNEL_MAX_DOCUMENT_CHARS; default the server's)]
+                                [--max-document-chars N (FUNNEL_MAX_DOCUMENT_CHARS; default the server's)] [--onnx-worker]
 
 Worst event-loop delay while the server answers one large request at a time (issue 13, finding 4).
 The server runs in this process, so perf_hooks.monitorEventLoopDelay (1 ms resolution) sees every
@@ -107,9 +107,10 @@ function parseOptions() {
     model: { type: 'string', default: 'funnel/glove-6b-100d-static' },
     only: { type: 'string' },
     'max-document-chars': { type: 'string' },
+    'onnx-worker': { type: 'boolean', default: false },
   })
   const maxDocumentChars = values['max-document-chars'] === undefined ? undefined : Number(values['max-document-chars'])
-  return { modelsDir: values['models-dir'], model: values.model, only: values.only?.split('|'), maxDocumentChars }
+  return { modelsDir: values['models-dir'], model: values.model, only: values.only?.split('|'), maxDocumentChars, onnxWorker: values['onnx-worker'] }
 }
 
 async function main(): Promise<void> {
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
       requestTimeoutMs: 0,
       indexSaveIntervalMs: 60_000,
       ...(options.maxDocumentChars !== undefined && { maxDocumentChars: options.maxDocumentChars }),
+      onnxWorker: options.onnxWorker,
     },
   )
   const largest = config.maxDocumentChars
