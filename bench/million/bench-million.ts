@@ -19,7 +19,7 @@ import { MAKE_REAL_VECTORS, REAL_SOURCES, missingFiles, readFloat32, writeFloat3
 
 const USAGE = `usage: npm run bench:million -- [--model minilm|gemma] [--n 1000000] [--queries 1000] [--seed 1]
   [--fractions 2,4,6] [--oversample 1,2,4,10,20,40] [--ef 16,32,64,128,256] [--funnel-ef 32,64,128]
-  [--m 16] [--ef-construction 100] [--faiss-fractions 4,1] [--python /tmp/funnel-faiss-venv/bin/python]
+  [--m 16] [--ef-construction 100] [--faiss-fractions 4,1|none] [--python /tmp/funnel-faiss-venv/bin/python]
 Run it under nice -n 15 on a shared host. Vectors, exact neighbours and indexes are cached under bench-results/million/.`
 
 const K = 10
@@ -189,7 +189,7 @@ async function main(): Promise<void> {
   docs = undefined
   gc()
 
-  const faissFractions = numberList('faiss-fractions', values['faiss-fractions'])
+  const faissFractions = values['faiss-fractions'] === 'none' ? [] : numberList('faiss-fractions', values['faiss-fractions'])
   let faissVersion: string | undefined
   if (faissFractions.length > 0) {
     log('FAISS rows (separate process, one thread)')
