@@ -93,7 +93,7 @@ export const ConfigSchema = Type.Object({
   embedBatchSize: Type.Integer({ minimum: 1, default: 32, env: 'FUNNEL_EMBED_BATCH_SIZE' }),
   onnxIntraOpThreads: Type.Integer({ minimum: 0, default: 0, env: 'FUNNEL_ONNX_THREADS' }),
   onnxAllowSpinning: Type.Boolean({ default: false, env: 'FUNNEL_ONNX_SPINNING', description: 'let idle onnxruntime worker threads spin (faster on a dedicated machine, much slower on a shared one)' }),
-  onnxWorker: Type.Boolean({ default: false, env: 'FUNNEL_ONNX_WORKER', description: 'run embedding-model sessions on a worker thread, so a run does not block the event loop' }),
+  onnxWorker: Type.Boolean({ default: true, env: 'FUNNEL_ONNX_WORKER', description: 'run onnxruntime sessions (embedders and ONNX rerankers) on worker threads, so a run does not block the event loop; false runs them on the main thread' }),
   embedMaxPaddingRatio: Type.Number({ minimum: 1, default: 1.2, env: 'FUNNEL_EMBED_MAX_PADDING_RATIO', description: 'cut an embedding run early when its padded tokens would pass this multiple of its real tokens' }),
   microBatch: Type.Boolean({ default: true, env: 'FUNNEL_MICRO_BATCH', description: 'merge concurrent small embed calls (one query per search) into one ONNX run' }),
   microBatchMaxTexts: Type.Integer({ minimum: 1, default: 32, env: 'FUNNEL_MICRO_BATCH_MAX_TEXTS' }),

@@ -8,14 +8,17 @@ import { parseCommand } from '../lib/args.js'
 import { modelsDir } from '../lib/models.js'
 
 const USAGE = `usage: npm run bench:event-loop -- [--models-dir ./models] [--model funnel/glove-6b-100d-static] [--only 'part of a case name|another']
-                                [--max-document-chars N (FUNNEL_MAX_DOCUMENT_CHARS; default the server's)] [--onnx-worker]
+                                [--max-document-chars N (FUNNEL_MAX_DOCUMENT_CHARS; default the server's)] [--in-thread-onnx]
+                                [--rerank-model ID (adds a /v1/rerank case: 100 passages of 2 KB)]
 
 Worst event-loop delay while the server answers one large request at a time (issue 13, finding 4).
 The server runs in this process, so perf_hooks.monitorEventLoopDelay (1 ms resolution) sees every
 synchronous stretch; request bodies are built before the histogram is reset, and each case runs
 alone. Load shedding and the request timeout are off so that no case is cut short. Prints a
 Markdown table: case, status, wall ms, worst event-loop delay ms, p99 ms, and the CPU time the
-process used during its longest stall (what the code costs, whatever the load on the host).`
+process used during its longest stall (what the code costs, whatever the load on the host).
+--in-thread-onnx runs onnxruntime sessions on the main thread (FUNNEL_ONNX_WORKER=false) instead of
+the default worker threads, to show what the worker saves.`
 
 const COLLECTION = 'loop'
 const HUGE = 'loop-huge'
@@ -107,10 +110,11 @@ function parseOptions() {
     model: { type: 'string', default: 'funnel/glove-6b-100d-static' },
     only: { type: 'string' },
     'max-document-chars': { type: 'string' },
-    'onnx-worker': { type: 'boolean', default: false },
+    'in-thread-onnx': { type: 'boolean', default: false },
+    'rerank-model': { type: 'string' },
   })
   const maxDocumentChars = values['max-document-chars'] === undefined ? undefined : Number(values['max-document-chars'])
-  return { modelsDir: values['models-dir'], model: values.model, only: values.only?.split('|'), maxDocumentChars, onnxWorker: values['onnx-worker'] }
+  return { modelsDir: values['models-dir'], model: values.model, only: values.only?.split('|'), maxDocumentChars, inThreadOnnx: values['in-thread-onnx'], rerankModel: values['rerank-model'] }
 }
 
 async function main(): Promise<void> {
@@ -128,7 +132,7 @@ async function main(): Promise<void> {
       requestTimeoutMs: 0,
       indexSaveIntervalMs: 60_000,
       ...(options.maxDocumentChars !== undefined && { maxDocumentChars: options.maxDocumentChars }),
-      onnxWorker: options.onnxWorker,
+      ...(options.inThreadOnnx && { onnxWorker: false }),
     },
   )
   const largest = config.maxDocumentChars
@@ -199,6 +203,12 @@ async function main(): Promise<void> {
     mode: 'hybrid',
     prf: { depth: 2 },
   })
+  if (options.rerankModel !== undefined) {
+    const documents = Array.from({ length: 100 }, () => text(2_000))
+    const body = { model: options.rerankModel, query: text(60), documents, top_n: 10 }
+    await run(`rerank 100 x 2 KB passages with ${options.rerankModel}`, 'POST', '/v1/rerank', body)
+    await run('the same rerank again', 'POST', '/v1/rerank', body)
+  }
   await run('lexical search, 32,000 distinct query terms', 'POST', `/v1/collections/${COLLECTION}/search`, {
     query: vocabulary.slice(0, 32_000).join(' '),
     top_k: 10,

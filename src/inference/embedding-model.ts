@@ -139,6 +139,11 @@ export class EmbeddingModel {
    * Embeds texts in length-sorted batches, cut where padding would grow past `maxPaddingRatio`;
    * vectors come back in input order.
    */
+  /** Whether the onnxruntime session runs on a worker thread. */
+  get onWorker(): boolean {
+    return this.session.onWorker
+  }
+
   async embed(texts: readonly string[], kind: InputKind = 'document'): Promise<EmbeddingBatch> {
     const prefix = this.options.prefixes?.[kind] ?? ''
     // Tokenising runs in JS (WordPiece/BPE): a 1,000-document batch took seconds, so it is sliced.

@@ -29,6 +29,7 @@ export default fp(
         },
       }),
       intraOpThreads: config.onnxIntraOpThreads,
+      worker: config.onnxWorker,
       log: (obj, msg) => app.log.info(obj, msg),
     })
     const stages = parseRerankStages(config.rerankStages)

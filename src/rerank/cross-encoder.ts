@@ -16,6 +16,8 @@ export interface CrossEncoderOptions {
   /** Batch pairs of similar length together to cut padding (default true). */
   sortByLength?: boolean
   intraOpThreads?: number
+  /** Run the ONNX session on a worker thread, so scoring does not block the event loop. */
+  worker?: boolean
 }
 
 export interface PairScores {
@@ -69,7 +71,7 @@ export class CrossEncoderReranker implements Reranker {
     ])
     const supported = modelMaxLength(config, tokenizerConfig) ?? fallbackMaxLength
     const maxLength = Math.min(options.maxLength ?? supported, supported)
-    const session = await OnnxSession.open(modelPath, { intraOpThreads: options.intraOpThreads ?? 0 })
+    const session = await OnnxSession.open(modelPath, { intraOpThreads: options.intraOpThreads ?? 0, worker: options.worker === true })
     const missing = ['input_ids', 'attention_mask'].filter((n) => !session.inputNames.includes(n))
     if (missing.length > 0) {
       await session.dispose()
@@ -79,6 +81,11 @@ export class CrossEncoderReranker implements Reranker {
     const padTokenId = positiveIntegerOr(config.pad_token_id, 0) ?? 0
     return new CrossEncoderReranker(name, session, tokenizer, maxLength, padTokenId, batchSize, options.sortByLength ?? true)
   }
+  /** Whether the onnxruntime session runs on a worker thread. */
+  get onWorker(): boolean {
+    return this.session.onWorker
+  }
+
 
   /** Raw logits for (query, passage) pairs, in passage order. */
   async score(query: string, passages: readonly string[], signal?: AbortSignal): Promise<PairScores> {

@@ -16,6 +16,8 @@ export interface EmbeddingRerankerOptions {
   cacheEntries?: number
   batchSize?: number
   intraOpThreads?: number
+  /** Run the ONNX session on a worker thread, so embedding does not block the event loop. */
+  worker?: boolean
 }
 
 const defaultCacheEntries = 20_000
@@ -49,13 +51,18 @@ export class EmbeddingReranker implements Reranker {
       ...(options.pooling !== undefined && { pooling: options.pooling }),
       ...(options.maxLength !== undefined && { maxLength: options.maxLength }),
       ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
-      session: { intraOpThreads: options.intraOpThreads ?? 0 },
+      session: { intraOpThreads: options.intraOpThreads ?? 0, worker: options.worker === true },
     })
     return new EmbeddingReranker(name, model, new PassageVectorCache({ maxEntries: options.cacheEntries ?? defaultCacheEntries }))
   }
 
   get maxLength(): number {
     return this.model.maxLength
+  }
+
+  /** Whether the model's onnxruntime session runs on a worker thread. */
+  get onWorker(): boolean {
+    return this.model.onWorker
   }
 
   /** Cosine of the query with each passage, in passage order, plus how many passages were cut to fit. */

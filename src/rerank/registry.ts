@@ -18,6 +18,7 @@ export interface OnnxListwiseOptions extends ListwiseOptions {
   modelDir: string
   prompt?: PromptBuilderOptions
   intraOpThreads?: number
+  worker?: boolean
 }
 
 export interface RemoteListwiseOptions extends ListwiseOptions {
@@ -49,6 +50,7 @@ async function loadOnnxListwise(options: OnnxListwiseOptions): Promise<Reranker>
   const backend = await OnnxCausalLmBackend.load({
     modelDir: options.modelDir,
     ...(options.intraOpThreads !== undefined && { intraOpThreads: options.intraOpThreads }),
+    ...(options.worker !== undefined && { worker: options.worker }),
   })
   return new ListwiseReranker(backend, prompts, options)
 }

@@ -25,6 +25,8 @@ export interface RerankerPoolOptions {
   listwise: { windowSize: number; stride: number; fence?: boolean }
   remote?: { baseUrl: string; model: string; api: 'completions' | 'chat'; tokenizerId: string; timeoutMs: number }
   intraOpThreads?: number
+  /** Run ONNX reranker sessions on worker threads (FUNNEL_ONNX_WORKER), so scoring does not block the event loop. */
+  worker?: boolean
   log: (obj: object, msg: string) => void
 }
 
@@ -123,7 +125,7 @@ export class RerankerPool {
         throw await this.unknownModelError(id)
       }
       const threads = this.options.intraOpThreads
-      const common = { modelDir: dir, name: id, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }) }
+      const common = { modelDir: dir, name: id, ...(threads !== undefined && threads > 0 && { intraOpThreads: threads }), ...(this.options.worker === true && { worker: true }) }
       // llama.cpp takes the same CPU budget as onnxruntime (FUNNEL_ONNX_THREADS); 0 = its own default.
       const llamaThreads = threads !== undefined && threads > 0 ? { threads } : {}
       reranker =

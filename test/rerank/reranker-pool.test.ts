@@ -57,3 +57,23 @@ t.test('a GGUF folder is a listwise llama.cpp stage, pointwise: when prefixed; a
   await t.rejects(pool.get('test/broken-gguf'), /broken-gguf\/model\.gguf: not a GGUF file/)
   await t.rejects(pool.get('pointwise:test/absent'), { code: 'unknown_model' })
 })
+
+t.test('FUNNEL_ONNX_WORKER reaches the rerankers: worker sessions score exactly what in-thread ones do', async (t) => {
+  const modelsDir = await mkdtemp(path.join(os.tmpdir(), 'pool-models-'))
+  await cp(await fixtureModelDir('tiny-bert-cls'), path.join(modelsDir, 'test', 'tiny-cls'), { recursive: true })
+  await cp(await fixtureModelDir('tiny-cross-encoder'), path.join(modelsDir, 'test', 'tiny-cross-encoder'), { recursive: true })
+  const onWorker = new RerankerPool({ modelsDir, manifest, listwise: { windowSize: 4, stride: 2 }, worker: true, log: () => undefined })
+  const inThread = new RerankerPool({ modelsDir, manifest, listwise: { windowSize: 4, stride: 2 }, log: () => undefined })
+  t.teardown(async () => {
+    await onWorker.close()
+    await inThread.close()
+  })
+  const candidates = ['solar panels make electricity', 'bread and yeast', 'wind turbines and solar farms', 'a recipe for soup'].map((text, i) => ({ id: `d${i}`, text, score: 1 - i / 10, scores: {} }))
+  for (const id of ['test/tiny-cross-encoder', 'test/tiny-cls']) {
+    const [a, b] = [await onWorker.get(id), await inThread.get(id)]
+    t.equal((a as unknown as { onWorker: boolean }).onWorker, true, `${id}: the worker pool's session is on a worker thread`)
+    t.equal((b as unknown as { onWorker: boolean }).onWorker, false, `${id}: the default pool's is not`)
+    const [x, y] = [await a.rank('solar power', candidates), await b.rank('solar power', candidates)]
+    t.same(x.candidates.map((c) => [c.id, c.score]), y.candidates.map((c) => [c.id, c.score]), `${id}: same order and scores`)
+  }
+})

@@ -12,6 +12,8 @@ export interface OnnxCausalLmOptions {
   /** Reuse the prompt builder's tokenizer instead of loading it again. */
   tokenizer?: TextTokenizer
   intraOpThreads?: number
+  /** Run the ONNX session on a worker thread, so a window does not block the event loop. */
+  worker?: boolean
 }
 
 const pastKeyValuePattern = /^past_key_values\.\d+\.(key|value)$/
@@ -41,7 +43,7 @@ export class OnnxCausalLmBackend implements ListwiseBackend {
       findOnnxModel(options.modelDir),
     ])
     const identifierIds = resolveIdentifierTokenIds((token) => tokenizer.tokenToId(token))
-    const session = await OnnxSession.open(modelPath, { intraOpThreads: options.intraOpThreads ?? 0 })
+    const session = await OnnxSession.open(modelPath, { intraOpThreads: options.intraOpThreads ?? 0, worker: options.worker === true })
     try {
       const unsupported = session.inputNames.filter((n) => !handledInputs.has(n) && !pastKeyValuePattern.test(n))
       if (!session.inputNames.includes('input_ids') || unsupported.length > 0) {
