@@ -1,4 +1,5 @@
 import { elapsedMs, type Candidate } from '../candidate.js'
+import { LoopSlicer } from '../event-loop.js'
 import { OnnxSession, int64Tensor, padToTensor, tensorToFloat32, type OnnxFeeds } from '../inference/onnx.js'
 import { TextTokenizer, type TokenizedText } from '../inference/tokenizer.js'
 import { findOnnxModel, modelMaxLength, positiveIntegerOr, readJsonIfPresent } from './model-files.js'
@@ -86,11 +87,17 @@ export class CrossEncoderReranker implements Reranker {
     return this.session.onWorker
   }
 
-
   /** Raw logits for (query, passage) pairs, in passage order. */
   async score(query: string, passages: readonly string[], signal?: AbortSignal): Promise<PairScores> {
     const tokenizeBegan = performance.now()
-    const pairs = passages.map((p) => this.encodePair(query, p))
+    // Tokenising 100 long pairs takes about a second of CPU: slice it so the event loop keeps turning.
+    const slicer = new LoopSlicer()
+    const pairs: TokenizedText[] = []
+    for (const passage of passages) {
+      pairs.push(this.encodePair(query, passage))
+      await slicer.slice()
+      signal?.throwIfAborted()
+    }
     const tokenizeMs = elapsedMs(tokenizeBegan)
     const order = pairs.map((_, i) => i)
     if (this.sortByLength) order.sort((a, b) => pairs[a]!.ids.length - pairs[b]!.ids.length)
