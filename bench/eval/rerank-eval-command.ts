@@ -27,7 +27,7 @@ export interface RerankEvalArgs {
 }
 
 /** The stages `--rerank` names, validated as a search request's `rerank.stages` is. */
-export function rerankPlan(spec: string, config: ReturnType<typeof loadConfig>): { model: string; top_n: number }[] {
+export function rerankPlan(spec: string, config: ReturnType<typeof loadConfig>): { model: string; top_n: number; fusion?: 'rrf' }[] {
   const requested = spec.trim() === 'default' ? undefined : parseRerankStages(spec)
   const defaults = { stages: parseRerankStages(config.rerankStages), budgetMs: config.rerankBudgetMs, maxCandidates: config.rerankMaxCandidates }
   return resolveRerank(requested === undefined ? {} : { stages: requested }, defaults).stages
@@ -66,7 +66,7 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
   })
   let outcome: RerankEvaluationOutcome
   try {
-    const stages = await Promise.all(plan.map(async (s) => ({ model: s.model, topN: s.top_n, reranker: await pool.get(s.model) })))
+    const stages = await Promise.all(plan.map(async (s) => ({ model: s.model, topN: s.top_n, ...(s.fusion !== undefined && { fusion: s.fusion }), reranker: await pool.get(s.model) })))
     outcome = await evaluateReranking({
       queries: new Map(judged.map((id) => [id, queryTexts.get(id)!.text])),
       qrels: allQrels,

@@ -3,6 +3,7 @@ import type { Candidate } from '../../src/candidate.js'
 import type { BeirQrels } from '../../src/eval/beir.js'
 import { evaluateRun, rankEntries } from '../../src/eval/metrics.js'
 import type { Reranker } from '../../src/rerank/reranker.js'
+import { fuseStage, startChain, type StageFusion } from '../../src/rerank/stage-fusion.js'
 import { summarizeLatencies, type LatencySummary } from '../lib/stats.js'
 
 /** One stage of the cascade under evaluation: the same meaning as a `rerank.stages` entry. */
@@ -11,6 +12,8 @@ export interface EvaluatedStage {
   model: string
   /** How many candidates this stage sees (and reorders). */
   topN: number
+  /** 'rrf': fuse this stage's ranking with the stages before it, as `rerank.stages[].fusion` does. */
+  fusion?: StageFusion
   reranker: Reranker
 }
 
@@ -82,6 +85,8 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
     }
     queryIds.push(queryId)
     firstLists.push(current.map((c) => c.id))
+    // The same chain of reciprocal-rank sums as the search cascade (src/rerank/cascade.ts).
+    let chain = startChain(current)
     for (const [i, stage] of input.stages.entries()) {
       const head = current.slice(0, stage.topN)
       const tail = current.slice(stage.topN)
@@ -90,7 +95,14 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
         const outcome = await stage.reranker.rank(queryText, head, { topN: head.length })
         stageMs[i]!.push(performance.now() - began)
         truncated[i]! += outcome.truncatedPassages
-        current = [...outcome.candidates, ...tail]
+        if (stage.fusion === undefined) {
+          chain = startChain(outcome.candidates)
+          current = [...outcome.candidates, ...tail]
+        } else {
+          const fused = fuseStage(chain, outcome.candidates)
+          chain = fused.sums
+          current = [...fused.order, ...tail]
+        }
       }
       depthLists[i]!.push(current.map((c) => c.id))
     }
@@ -112,7 +124,7 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
     const scored = score(depthLists[i]!)
     finalRun = scored.run
     results.push({
-      stage: stage.model,
+      stage: stage.fusion === undefined ? stage.model : `${stage.model} (${stage.fusion})`,
       topN: stage.topN,
       metrics: scored.metrics,
       ...(stageMs[i]!.length > 0 && { latency: summarizeLatencies(stageMs[i]!) }),

@@ -1,10 +1,16 @@
 import { elapsedMs, type Candidate } from '../candidate.js'
 import type { Reranker, RerankScoreKey, WindowDebug } from './reranker.js'
+import { fuseStage, startChain, type StageFusion } from './stage-fusion.js'
 
 export interface CascadeStage {
   reranker: Reranker
   /** How many candidates this stage passes on (and the next stage sees). */
   topN: number
+  /**
+   * 'rrf': order by the reciprocal rank fusion of this stage's ranking with the rankings before it,
+   * back to the last stage without fusion (or the retrieval order), instead of by this stage alone.
+   */
+  fusion?: StageFusion
 }
 
 export interface CascadeOptions {
@@ -17,6 +23,7 @@ export interface CascadeOptions {
 export interface StageReport {
   name: string
   scoreKey: RerankScoreKey
+  fusion?: StageFusion
   /** 'skipped': the budget was spent before the stage; 'failed': it threw and its order was discarded. */
   status: 'ok' | 'skipped' | 'failed'
   inputCount: number
@@ -56,11 +63,13 @@ export async function runCascade(
   const began = performance.now()
   const deadline = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : began + options.budgetMs
   let current = [...candidates]
+  // Reciprocal-rank sums of the chain a fused stage adds to (see stage-fusion.ts).
+  let chain = startChain(current)
   const reports: StageReport[] = []
-  for (const { reranker, topN } of stages) {
+  for (const { reranker, topN, fusion } of stages) {
     options.signal?.throwIfAborted()
     const stageBegan = performance.now()
-    const base = { name: reranker.name, scoreKey: reranker.scoreKey, inputCount: current.length, truncatedPassages: 0 }
+    const base = { name: reranker.name, scoreKey: reranker.scoreKey, ...(fusion !== undefined && { fusion }), inputCount: current.length, truncatedPassages: 0 }
     const remaining = deadline - stageBegan
     if (remaining <= 0) {
       current = current.slice(0, topN)
@@ -71,8 +80,16 @@ export async function runCascade(
     const budget = Number.isFinite(remaining) ? AbortSignal.timeout(Math.max(1, Math.ceil(remaining))) : undefined
     try {
       const signal = combine(options.signal, budget)
-      const outcome = await reranker.rank(query, current, { topN, ...(signal !== undefined && { signal }) })
-      current = outcome.candidates
+      // A fused stage ranks all it sees: its cut applies to the fused order.
+      const outcome = await reranker.rank(query, current, { topN: fusion === undefined ? topN : current.length, ...(signal !== undefined && { signal }) })
+      if (fusion === undefined) {
+        current = outcome.candidates
+        chain = startChain(current)
+      } else {
+        const fused = fuseStage(chain, outcome.candidates)
+        current = fused.order.slice(0, topN)
+        chain = fused.sums
+      }
       reports.push({
         ...base,
         status: 'ok',

@@ -159,16 +159,21 @@ export class RerankerPool {
   }
 }
 
-/** Parses FUNNEL_RERANK_STAGES ("model:top_n,model:top_n") into the default cascade. */
-export function parseRerankStages(spec: string): { model: string; top_n: number }[] {
+/**
+ * Parses FUNNEL_RERANK_STAGES ("model:top_n,model:top_n[:rrf]") into the default cascade; a `:rrf`
+ * suffix sets the stage's `fusion` (its ranking fused with the stages before it).
+ */
+export function parseRerankStages(spec: string): { model: string; top_n: number; fusion?: 'rrf' }[] {
   if (spec.trim() === '') return []
-  return spec.split(',').map((part) => {
+  return spec.split(',').map((raw) => {
+    const fused = raw.trim().endsWith(':rrf')
+    const part = fused ? raw.trim().slice(0, -':rrf'.length) : raw
     const at = part.lastIndexOf(':')
     const model = part.slice(0, at).trim()
     const topN = Number(part.slice(at + 1))
     if (at <= 0 || !Number.isInteger(topN) || topN < 1) {
-      throw new Error(`FUNNEL_RERANK_STAGES: '${part}' is not model:top_n (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2:100)`)
+      throw new Error(`FUNNEL_RERANK_STAGES: '${raw}' is not model:top_n or model:top_n:rrf (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2:100)`)
     }
-    return { model, top_n: topN }
+    return { model, top_n: topN, ...(fused && { fusion: 'rrf' as const }) }
   })
 }

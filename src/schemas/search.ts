@@ -59,6 +59,12 @@ export const RerankStageSchema = Type.Object(
   {
     model: Type.String({ minLength: 1, description: 'reranker model id: a cross-encoder or causal-LM folder under FUNNEL_MODELS_DIR, or "remote"' }),
     top_n: Type.Integer({ minimum: 1, description: 'candidates this stage sees and passes on (at most FUNNEL_RERANK_MAX_CANDIDATES)' }),
+    fusion: Type.Optional(
+      StringEnum(['rrf'], {
+        description:
+          "'rrf': order this stage's candidates by reciprocal rank fusion (k = 60) of its ranking with the rankings of the stages before it, back to the last stage without fusion (or the retrieval order); hit scores are then the fused sums. Absent: this stage's own order replaces the previous one",
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -119,6 +125,7 @@ export const RerankReportSchema = Type.Object({
       model: Type.String(),
       name: Type.String(),
       scoreKey: Type.Union([Type.Literal('embedding'), Type.Literal('cross_encoder'), Type.Literal('listwise')]),
+      fusion: Type.Optional(Type.Literal('rrf')),
       status: Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed')]),
       inputCount: Type.Integer(),
       outputCount: Type.Integer(),

@@ -115,3 +115,62 @@ t.test('no stages: the input comes back as is', async (t) => {
   t.equal(out.degraded, false)
   t.same(out.stages, [])
 })
+
+/** A stand-in stage that ranks its candidates in a fixed order of ids (raw score: higher is better). */
+function fixedOrderStage(name: string, order: readonly string[]): Reranker {
+  return {
+    name,
+    scoreKey: 'cross_encoder',
+    async rank(_query: string, candidates: Candidate[], options: RankOptions = {}): Promise<RankOutcome> {
+      const scored = candidates.map((c) => ({ ...c, score: -order.indexOf(c.id), scores: { ...c.scores, cross_encoder: -order.indexOf(c.id) } }))
+      scored.sort((a, b) => b.score - a.score)
+      return { candidates: scored.slice(0, options.topN), truncatedPassages: 0 }
+    },
+    async dispose() {},
+  }
+}
+
+t.test("fusion 'rrf' orders by the reciprocal rank fusion of the chain's rankings, back to the last unfused stage", async (t: Test) => {
+  const a = ['d3', 'd1', 'd4', 'd0', 'd6', 'd2', 'd7', 'd5']
+  const b = ['d0', 'd2', 'd4', 'd6', 'd1', 'd3', 'd5', 'd7']
+  const c = ['d5', 'd6', 'd7', 'd0', 'd1', 'd2', 'd3', 'd4']
+  const out = await runCascade('q', input, [
+    { reranker: fixedOrderStage('a', a), topN: 8 },
+    { reranker: fixedOrderStage('b', b), topN: 6, fusion: 'rrf' },
+    { reranker: fixedOrderStage('c', c), topN: 3, fusion: 'rrf' },
+  ])
+  // Independently: b sees a's 8 and keeps the best 6 by 1/(60+rank_a) + 1/(60+rank_b); c adds its rank among those 6.
+  const rank = (order: readonly string[], among: readonly string[]) => (id: string) => order.filter((x) => among.includes(x)).indexOf(id) + 1
+  const all = input.map((x) => x.id)
+  const ab = (id: string) => 1 / (60 + rank(a, all)(id)) + 1 / (60 + rank(b, all)(id))
+  const six = [...all].sort((x, y) => ab(y) - ab(x)).slice(0, 6)
+  const abc = (id: string) => ab(id) + 1 / (60 + rank(c, six)(id))
+  const expected = [...six].sort((x, y) => abc(y) - abc(x)).slice(0, 3)
+  t.same(ids(out.candidates), expected, `three-way RRF of a, b, c: ${expected.join(', ')}`)
+  t.not(ids(out.candidates).join(), c.filter((id) => six.includes(id)).slice(0, 3).join(), 'not the last stage alone')
+  out.candidates.forEach((x) => {
+    t.equal(x.score, abc(x.id), `${x.id}: score is the fused sum`)
+    t.equal(x.scores.cross_encoder, -c.indexOf(x.id), `${x.id}: the last stage's raw score is kept`)
+  })
+  t.match(out.stages, [{ name: 'a', status: 'ok' }, { name: 'b', fusion: 'rrf', outputCount: 6 }, { name: 'c', fusion: 'rrf', outputCount: 3 }])
+  t.equal(out.stages[0]!.fusion, undefined)
+
+  // Without the unfused stage a, the chain starts at the retrieval order (d0..d7).
+  const fromRetrieval = await runCascade('q', input, [{ reranker: fixedOrderStage('c', c), topN: 8, fusion: 'rrf' }])
+  const retrievalRank = (id: string) => all.indexOf(id) + 1
+  const rc = (id: string) => 1 / (60 + retrievalRank(id)) + 1 / (60 + rank(c, all)(id))
+  t.same(ids(fromRetrieval.candidates), [...all].sort((x, y) => rc(y) - rc(x)), 'a fused first stage fuses with the retrieval order')
+})
+
+t.test('a failed fused stage keeps the order before it and the chain goes on', async (t: Test) => {
+  const broken: Reranker = { name: 'broken', scoreKey: 'cross_encoder', rank: async () => Promise.reject(new Error('boom')), dispose: async () => {} }
+  const out = await runCascade('q', input, [
+    { reranker: broken, topN: 6, fusion: 'rrf' },
+    { reranker: fixedOrderStage('c', ['d7', 'd6', 'd5', 'd4', 'd3', 'd2', 'd1', 'd0']), topN: 6, fusion: 'rrf' },
+  ])
+  t.equal(out.degraded, true)
+  t.match(out.reason, /broken/)
+  // c sees d0..d5 and fuses with the retrieval order: d0 and d5 tie on 1/61 + 1/66 (c's order breaks
+  // the tie), ahead of d4/d1 (1/62 + 1/65) and d3/d2 (1/63 + 1/64).
+  t.same(ids(out.candidates), ['d5', 'd0', 'd4', 'd1', 'd3', 'd2'])
+})

@@ -77,3 +77,14 @@ t.test('FUNNEL_ONNX_WORKER reaches the rerankers: worker sessions score exactly 
     t.same(x.candidates.map((c) => [c.id, c.score]), y.candidates.map((c) => [c.id, c.score]), `${id}: same order and scores`)
   }
 })
+
+t.test('FUNNEL_RERANK_STAGES: model:top_n, and :rrf for a fused stage', async (t) => {
+  const { parseRerankStages } = await import('../../src/rerank/reranker-pool.js')
+  t.same(parseRerankStages('BAAI/bge-small-en-v1.5:100,google/embeddinggemma-300m:100:rrf'), [
+    { model: 'BAAI/bge-small-en-v1.5', top_n: 100 },
+    { model: 'google/embeddinggemma-300m', top_n: 100, fusion: 'rrf' },
+  ])
+  t.same(parseRerankStages(''), [])
+  t.throws(() => parseRerankStages('model:rrf'), /model:top_n or model:top_n:rrf/)
+  t.throws(() => parseRerankStages('model:0:rrf'), /model:top_n/)
+})
