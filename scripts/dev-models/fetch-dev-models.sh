@@ -11,7 +11,8 @@
 #          WordLlama l2_supercat 256-d static embeddings (MIT, 32 MB ONNX; not part of `all`)
 #          ce-minilm: TRAINS funnel-dev/ce-minilm-qa-scifact here (train_cross_encoder.py, ~25 min
 #          on 2 shared cores; not part of `all`); cascade = every model the default rerank cascade
-#          (FUNNEL_RERANK_STAGES) needs: bge (the trained cross-encoder lowered nDCG, so it is not in it)
+#          (FUNNEL_RERANK_STAGES) needs: e5 and embeddinggemma (the trained cross-encoder lowered nDCG,
+#          so it is not in it)
 #   --force      rebuild folders that already exist
 #   --no-verify  skip the onnxruntime checks after building
 # environment:
@@ -86,11 +87,11 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     --no-verify) VERIFY=0 ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     minilm | minilm-q | bge | bge-q | e5 | e5-q | smollm2 | smollm2-gguf | gemma3-gguf | qwen-gguf | embeddinggemma | wordllama) WANT+=("$arg") ;;
     gguf) WANT+=(smollm2-gguf gemma3-gguf qwen-gguf) ;;
     ce-minilm) WANT+=(minilm ce-minilm) ;;
-    cascade) WANT+=(bge) ;;
+    cascade) WANT+=(e5 embeddinggemma) ;;
     all) WANT+=(minilm minilm-q bge bge-q e5 e5-q smollm2 smollm2-gguf gemma3-gguf qwen-gguf) ;;
     *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
