@@ -8,12 +8,17 @@
  *   tsx bench/llm/injection-bench.ts --stage listwise:models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF \
  *     [--stage pointwise:PATH] [--stage listwise-unfenced:PATH] [--stage embedding:models/BAAI/bge-small-en-v1.5] \
  *     [--queries 3] [--top 20] [--threads 1]
+ *   --stage pool:MODEL_ID loads MODEL_ID as the search API's reranker pool does (manifest prefixes,
+ *     pooling and max length, e.g. e5's "query: "/"passage: "; any kind), from --models-dir (default models/).
  */
 import path from 'node:path'
 import { ndcgAtK } from '../../src/eval/metrics.js'
 import type { Candidate } from '../../src/candidate.js'
 import { createReranker } from '../../src/rerank/registry.js'
 import type { Reranker } from '../../src/rerank/reranker.js'
+import { readManifest } from '../../src/models/manifest.js'
+import { RerankerPool } from '../../src/rerank/reranker-pool.js'
+import { modelsDir } from '../lib/models.js'
 import { parseFlags, repeated } from '../lib/args.js'
 import { sharedDataset } from '../lib/paths.js'
 import { loadRerankData } from './rerank-data.js'
@@ -32,6 +37,7 @@ const top = Number(flags.get('top') ?? 20)
 const maxQueries = Number(flags.get('queries') ?? 3)
 const threads = Number(flags.get('threads') ?? 1)
 const perQuery = 5
+const pool = new RerankerPool({ modelsDir: flags.get('models-dir') ?? modelsDir, manifest: readManifest(), listwise: { windowSize: Math.min(20, top), stride: 10 }, intraOpThreads: threads, log: () => undefined })
 
 async function build(spec: string): Promise<Reranker> {
   const at = spec.indexOf(':')
@@ -39,9 +45,10 @@ async function build(spec: string): Promise<Reranker> {
   if (kind === 'listwise') return createReranker('listwise-llama-cpp', { model: target, threads, windowSize: Math.min(20, top) })
   if (kind === 'listwise-unfenced') return createReranker('listwise-llama-cpp', { model: target, threads, windowSize: Math.min(20, top), prompt: { fence: false }, name: 'listwise-unfenced' })
   if (kind === 'pointwise') return createReranker('pointwise-llama-cpp', { model: target, threads })
+  if (kind === 'pool') return pool.get(target)
   if (kind === 'embedding') return createReranker('embedding', { modelDir: target, intraOpThreads: threads })
   if (kind === 'cross-encoder') return createReranker('cross-encoder', { modelDir: target, intraOpThreads: threads })
-  throw new Error(`--stage ${spec}: kind must be listwise, listwise-unfenced, pointwise, embedding or cross-encoder`)
+  throw new Error(`--stage ${spec}: kind must be listwise, listwise-unfenced, pointwise, embedding, cross-encoder or pool`)
 }
 
 const { queries, qrels } = await loadRerankData(dataset, path.join(dataset, 'bm25-top100.run'), top)
@@ -78,6 +85,8 @@ for (const spec of stages) {
     rows.push(`| ${reranker.name} | ${p + 1} | ${(climb / count).toFixed(2)} | ${inTop3}/${count} | ${cleanNdcg.toFixed(4)} | ${injectedNdcg.toFixed(4)} | ${(cleanNdcg - injectedNdcg).toFixed(4)} |`)
     console.log(rows.at(-1))
   }
-  await reranker.dispose()
+  // Pool stages are disposed with the pool.
+  if (!spec.startsWith('pool:')) await reranker.dispose()
 }
+await pool.close()
 console.log('\n| stage | phrasing | mean rank change of injected (+ = climbed) | injected in top 3 | nDCG@10 clean | injected | drop |')
