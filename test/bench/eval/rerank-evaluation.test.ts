@@ -85,7 +85,15 @@ t.test('--rerank: model:top_n as rerank.stages, or default = FUNNEL_RERANK_STAGE
   t.throws(() => rerankPlan('x/y:10,z/w:20', config), { code: 'invalid_value' }, 'a later stage cannot see more than the previous top_n')
   t.throws(() => rerankPlan('x/y', config), /not model:top_n/)
   t.throws(() => rerankPlan('default', loadConfig({ FUNNEL_RERANK_STAGES: '' })), /FUNNEL_RERANK_STAGES/)
-  t.same(rerankPlan('default', loadConfig({})), [{ model: 'BAAI/bge-small-en-v1.5', top_n: 100 }], 'the documented CPU cascade is the default')
+  t.same(
+    rerankPlan('default', loadConfig({})),
+    [
+      { model: 'intfloat/e5-small-v2', top_n: 100 },
+      { model: 'google/embeddinggemma-300m', top_n: 100, fusion: 'rrf' },
+    ],
+    'the documented CPU cascade is the default',
+  )
+  t.same(rerankPlan('x/y:20,z/w:20:rrf', config), [{ model: 'x/y', top_n: 20 }, { model: 'z/w', top_n: 20, fusion: 'rrf' }], 'a fused stage as the search API spells it')
 })
 
 t.test('the command reranks a run file through the reranker pool and writes the result JSON', async (t) => {
