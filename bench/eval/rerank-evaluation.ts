@@ -3,7 +3,7 @@ import type { Candidate } from '../../src/candidate.js'
 import type { BeirQrels } from '../../src/eval/beir.js'
 import { evaluateRun, rankEntries } from '../../src/eval/metrics.js'
 import type { Reranker } from '../../src/rerank/reranker.js'
-import { fuseStage, startChain, type StageFusion } from '../../src/rerank/stage-fusion.js'
+import { applyStage, startChain, type StageFusion } from '../../src/rerank/stage-fusion.js'
 import { summarizeLatencies, type LatencySummary } from '../lib/stats.js'
 
 /** One stage of the cascade under evaluation: the same meaning as a `rerank.stages` entry. */
@@ -95,14 +95,9 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
         const outcome = await stage.reranker.rank(queryText, head, { topN: head.length })
         stageMs[i]!.push(performance.now() - began)
         truncated[i]! += outcome.truncatedPassages
-        if (stage.fusion === undefined) {
-          chain = startChain(outcome.candidates)
-          current = [...outcome.candidates, ...tail]
-        } else {
-          const fused = fuseStage(chain, outcome.candidates)
-          chain = fused.sums
-          current = [...fused.order, ...tail]
-        }
+        const applied = applyStage(chain, outcome.candidates, stage.fusion, head.length)
+        chain = applied.chain
+        current = [...applied.order, ...tail]
       }
       depthLists[i]!.push(current.map((c) => c.id))
     }

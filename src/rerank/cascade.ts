@@ -1,6 +1,6 @@
 import { elapsedMs, type Candidate } from '../candidate.js'
 import type { Reranker, RerankScoreKey, WindowDebug } from './reranker.js'
-import { fuseStage, startChain, type StageFusion } from './stage-fusion.js'
+import { applyStage, startChain, type StageFusion } from './stage-fusion.js'
 
 export interface CascadeStage {
   reranker: Reranker
@@ -82,14 +82,9 @@ export async function runCascade(
       const signal = combine(options.signal, budget)
       // A fused stage ranks all it sees: its cut applies to the fused order.
       const outcome = await reranker.rank(query, current, { topN: fusion === undefined ? topN : current.length, ...(signal !== undefined && { signal }) })
-      if (fusion === undefined) {
-        current = outcome.candidates
-        chain = startChain(current)
-      } else {
-        const fused = fuseStage(chain, outcome.candidates)
-        current = fused.order.slice(0, topN)
-        chain = fused.sums
-      }
+      const applied = applyStage(chain, outcome.candidates, fusion, topN)
+      current = applied.order
+      chain = applied.chain
       reports.push({
         ...base,
         status: 'ok',

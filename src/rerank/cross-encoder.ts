@@ -82,6 +82,7 @@ export class CrossEncoderReranker implements Reranker {
     const padTokenId = positiveIntegerOr(config.pad_token_id, 0) ?? 0
     return new CrossEncoderReranker(name, session, tokenizer, maxLength, padTokenId, batchSize, options.sortByLength ?? true)
   }
+
   /** Whether the onnxruntime session runs on a worker thread. */
   get onWorker(): boolean {
     return this.session.onWorker

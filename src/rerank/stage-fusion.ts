@@ -40,3 +40,22 @@ export function fuseStage(
   fused.sort((a, b) => b.score - a.score)
   return { order: fused, sums: next }
 }
+
+/**
+ * A stage's ranked output applied to the cascade: without fusion it is the new order and starts a new
+ * chain; with `rrf` it is fused into the chain. Either way the order is cut to `topN`. The search
+ * cascade and the reranking evaluation both go through here, so they order candidates alike.
+ */
+export function applyStage(
+  chain: ReadonlyMap<string, number>,
+  ranked: readonly Candidate[],
+  fusion: StageFusion | undefined,
+  topN: number,
+): { order: Candidate[]; chain: Map<string, number> } {
+  if (fusion === undefined) {
+    const order = ranked.slice(0, topN)
+    return { order, chain: startChain(order) }
+  }
+  const fused = fuseStage(chain, ranked)
+  return { order: fused.order.slice(0, topN), chain: fused.sums }
+}
