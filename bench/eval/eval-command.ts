@@ -42,6 +42,8 @@ stage, with each stage's p50/p95 milliseconds per query.
   --data-dir DIR       where the evaluation collection lives (default a folder under the OS temp dir)
   --out FILE           JSON result file (default bench-results/eval-<dataset>-<time>.json)
   --run-file FILE      also write a TREC run file (for pytrec_eval cross-checks)
+  --stage-runs PREFIX  with --first-stage: also write each stage's own, unfused ranking to
+                       PREFIX.<n>-<model>.run (for npm run bench:fuse-runs)
 `
 
 async function main(): Promise<void> {
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
     'data-dir': { type: 'string' },
     out: { type: 'string' },
     'run-file': { type: 'string' },
+    'stage-runs': { type: 'string' },
   })
   if (values.dataset === undefined) exitWithUsage(USAGE)
   const maxQueries = optionalPositiveInt('max-queries', values['max-queries']) // checked before the slow indexing
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
       ...(depth !== undefined && { depth }),
       ...(values.out !== undefined && { out: values.out }),
       ...(values['run-file'] !== undefined && { runFile: values['run-file'] }),
+      ...(values['stage-runs'] !== undefined && { stageRuns: values['stage-runs'] }),
     })
     return
   }

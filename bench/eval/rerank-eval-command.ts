@@ -24,6 +24,8 @@ export interface RerankEvalArgs {
   recallAt: number[]
   out?: string
   runFile?: string
+  /** Also write each stage's own (unfused) ranking to `<stageRuns>.<n>-<model>.run`. */
+  stageRuns?: string
 }
 
 /** The stages `--rerank` names, validated as a search request's `rerank.stages` is. */
@@ -94,6 +96,13 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
   }
   const out = await writeResult(resultPath(`rerank-eval-${dataset}`, args.out), result)
   if (args.runFile !== undefined) await writeTrecRun(args.runFile, outcome.run, { tag: 'funnel-rerank' })
+  if (args.stageRuns !== undefined) {
+    for (const [i, run] of outcome.stageRuns.entries()) {
+      const file = `${args.stageRuns}.${i + 1}-${plan[i]!.model.replace(/[^A-Za-z0-9._-]+/g, '_')}.run`
+      await writeTrecRun(file, run, { tag: `stage-${i + 1}` })
+      process.stdout.write(`stage run    ${file}\n`)
+    }
+  }
   process.stdout.write(formatStageTable(dataset, args.split, outcome, args.recallAt) + `result       ${out}\n`)
 }
 

@@ -52,6 +52,8 @@ export interface RerankEvaluationOutcome {
   run: Map<string, Map<string, number>>
   /** Run documents that had no passage text and were left out. */
   missingPassages: number
+  /** Each rerank stage's own ranking per query, before any fusion (its order of the head, then the tail). */
+  stageRuns: Map<string, Map<string, number>>[]
 }
 
 /**
@@ -67,6 +69,7 @@ export interface RerankEvaluationOutcome {
  */
 export async function evaluateReranking(input: RerankEvaluationInput): Promise<RerankEvaluationOutcome> {
   const depthLists: string[][][] = input.stages.map(() => [])
+  const ownLists: string[][][] = input.stages.map(() => [])
   const firstLists: string[][] = []
   const stageMs: number[][] = input.stages.map(() => [])
   const truncated = input.stages.map(() => 0)
@@ -95,10 +98,11 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
         const outcome = await stage.reranker.rank(queryText, head, { topN: head.length })
         stageMs[i]!.push(performance.now() - began)
         truncated[i]! += outcome.truncatedPassages
+        ownLists[i]!.push([...outcome.candidates.map((c) => c.id), ...tail.map((c) => c.id)])
         const applied = applyStage(chain, outcome.candidates, stage.fusion, head.length)
         chain = applied.chain
         current = [...applied.order, ...tail]
-      }
+      } else ownLists[i]!.push(current.map((c) => c.id))
       depthLists[i]!.push(current.map((c) => c.id))
     }
     input.progress?.tick()
@@ -126,5 +130,6 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
       truncatedPassages: truncated[i]!,
     })
   })
-  return { queries: first.queries, stages: results, run: finalRun, missingPassages }
+  const stageRuns = ownLists.map((lists) => new Map(lists.map((ids, q) => [queryIds[q]!, new Map(ids.map((id, rank) => [id, ids.length - rank]))])))
+  return { queries: first.queries, stages: results, run: finalRun, missingPassages, stageRuns }
 }

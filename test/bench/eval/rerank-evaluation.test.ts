@@ -53,6 +53,12 @@ t.test('each stage reorders the previous top N; the tail keeps its order and eve
   t.equal(out.missingPassages, 1, 'd9 has no passage text')
   t.same(calls.slice(0, 2), [['d2', 'd3', 'd1'], ['d1', 'd2']], 'q1: stage 1 sees the BM25 top 3, stage 2 stage 1\'s top 2')
   t.same([...out.run.get('q1')!.keys()], ['d1', 'd2', 'd3', 'd5', 'd4'], 'q1 final: reranked head, then the untouched tail')
+  t.equal(out.stageRuns.length, 2, 'one own ranking per stage')
+  t.same([...out.stageRuns[1]!.get('q1')!.keys()], [...out.run.get('q1')!.keys()], 'without fusion the last stage\'s own ranking is the final one')
+  const byLen = (ids: string[]) => [...ids].sort((a, b) => input.passage(b)!.length - input.passage(a)!.length)
+  t.same([...out.stageRuns[0]!.get('q1')!.keys()], [...byLen(['d2', 'd3', 'd1']), 'd5', 'd4'], 'stage 1\'s own ranking: its order of the BM25 top 3, then the tail')
+  const fused = await evaluateReranking({ ...input, stages: [stages[0]!, { ...stages[1]!, fusion: 'rrf' }], recallAt: [2, 5] })
+  t.same([...fused.stageRuns[1]!.get('q1')!.keys()], [...byLen([...fused.stageRuns[0]!.get('q1')!.keys()].slice(0, 2)), ...[...fused.stageRuns[0]!.get('q1')!.keys()].slice(2)], 'a fused stage\'s own ranking is its order, not the fused one')
   t.same(out.stages.map((s) => s.stage), ['first stage', 'first/long', 'second/long'])
   t.same(out.stages.map((s) => s.topN), [undefined, 3, 2])
   // q1 first stage: relevant d1 (2) at rank 3, d4 (1) at rank 5.
@@ -130,6 +136,7 @@ t.test('the stage table prints one row per stage', async (t) => {
     queries: 2,
     missingPassages: 0,
     run: new Map(),
+    stageRuns: [],
     stages: [
       { stage: 'first stage', metrics: { 'ndcg@10': 0.5, 'mrr@10': 0.6, 'recall@20': 0.7 } },
       { stage: 'm/x', topN: 20, metrics: { 'ndcg@10': 0.55, 'mrr@10': 0.65, 'recall@20': 0.7 }, latency: { count: 2, min: 1, mean: 2, p50: 2, p95: 3, p99: 3, max: 3 } },
