@@ -81,6 +81,15 @@ export async function preAnalyze(docs: readonly LexicalDocument[], settings: Ana
   }
 }
 
+/**
+ * A write whose document-frequency changes name more distinct terms than this queues them instead of
+ * applying them in its transaction (see {@link Bm25Index.drainDocumentFrequencies}): a 256 Ki-character
+ * document has ~19,000 distinct terms, ~100 ms of df upserts on this project's 2-core host.
+ */
+export const INLINE_DF_TERMS = 4_096
+/** df changes applied per {@link Bm25Index.drainDocumentFrequencies} step (~10 ms). */
+export const DF_DRAIN_STEP_TERMS = 2_048
+
 const KEY_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
 /** SQLite's default SQLITE_MAX_COMPOUND_SELECT: the weighted search is one UNION ALL arm per term. */
 export const MAX_WEIGHTED_TERMS = 500
@@ -116,10 +125,18 @@ const merge = (terms: readonly WeightedTerm[]): WeightedTerm[] => {
  * same transaction as its own document write (and a rollback there undoes them).
  *
  * Tables: `fts_<key>` (FTS5), `fts_<key>_docs` (id <-> rowid), `fts_<key>_df` (document frequency per
- * term, kept in step with every write) and `fts_<key>_settings` (analysis settings; reopening with
- * different ones throws). The df table exists because FTS5's own, an `fts5vocab` table, counts a
- * term's documents by walking its posting list on every lookup: 0.1-1 ms per term, and RM3 needs
- * the df of every term of ten documents (~700 terms on SciFact), which made it ~190 ms a query.
+ * term), `fts_<key>_df_pending` (df changes not yet applied) and `fts_<key>_settings` (analysis
+ * settings; reopening with different ones throws). The df table exists because FTS5's own, an
+ * `fts5vocab` table, counts a term's documents by walking its posting list on every lookup: 0.1-1 ms
+ * per term, and RM3 needs the df of every term of ten documents (~700 terms on SciFact), which made it
+ * ~190 ms a query.
+ *
+ * df is only read by pseudo-relevance feedback (BM25 scoring uses FTS5's own statistics). A write with
+ * few distinct terms applies its df changes in its transaction; one with more than
+ * {@link INLINE_DF_TERMS} (a long document) stores them in the pending table in that same transaction
+ * (one row, so a crash keeps them) and the owner applies them afterwards, a step per event-loop turn,
+ * with {@link drainDocumentFrequencies}. Until then df lags the index, like a search engine's refresh
+ * interval; while anything is pending, every later write queues too, so changes apply in write order.
  *
  * @example
  *   const index = new Bm25Index(db, 'papers', { lowercase: true, stemming: 'porter', stopwords: 'english' })
@@ -136,6 +153,7 @@ export class Bm25Index implements TermStatistics {
   private readonly weightedStatements = new Map<number, Database.Statement>()
   private readonly upsertBatch: (docs: readonly LexicalDocument[]) => void
   private readonly deleteBatch: (ids: readonly string[]) => number
+  private readonly drainStep: (maxTerms: number) => boolean
 
   constructor(db: Database.Database, key: string, settings: AnalysisSettings = defaultAnalysisSettings) {
     if (!KEY_PATTERN.test(key)) {
@@ -151,15 +169,31 @@ export class Bm25Index implements TermStatistics {
     this.upsertBatch = db.transaction((docs: readonly LexicalDocument[]) => {
       const dfChanges = new Map<string, number>()
       for (const doc of docs) this.upsertOne(doc, dfChanges)
-      this.applyDfChanges(dfChanges)
+      this.recordDfChanges(dfChanges)
     })
     this.deleteBatch = db.transaction((ids: readonly string[]) => {
       const dfChanges = new Map<string, number>()
       let deleted = 0
       for (const id of ids) deleted += this.deleteOne(id, dfChanges) ? 1 : 0
-      this.applyDfChanges(dfChanges)
+      this.recordDfChanges(dfChanges)
       return deleted
     })
+    this.drainStep = db.transaction((maxTerms: number) => this.applyQueuedDf(maxTerms))
+  }
+
+  /** Distinct terms whose df changes are queued and not yet applied (0 when df is current). */
+  pendingDocumentFrequencyTerms(): number {
+    return (this.statements.pendingTerms.get() as number | null) ?? 0
+  }
+
+  /**
+   * Applies up to `maxTerms` queued df changes (the oldest first) in one transaction and says whether
+   * any remain. Each step commits what it applied together with what is left, so a crash between
+   * steps resumes where it stopped. Must not be called inside another transaction of this database.
+   */
+  drainDocumentFrequencies(maxTerms: number = DF_DRAIN_STEP_TERMS): boolean {
+    if (!Number.isInteger(maxTerms) || maxTerms < 1) throw errors.invalidValue('maxTerms', maxTerms, 'it must be an integer >= 1')
+    return this.drainStep(maxTerms)
   }
 
   /** The analysed terms of a query, duplicates kept (a repeated term counts twice, as in Lucene). */
@@ -276,6 +310,7 @@ export class Bm25Index implements TermStatistics {
       DROP TABLE IF EXISTS ${this.table};
       DROP TABLE IF EXISTS ${this.table}_docs;
       DROP TABLE IF EXISTS ${this.table}_df;
+      DROP TABLE IF EXISTS ${this.table}_df_pending;
       DROP TABLE IF EXISTS ${this.table}_settings;
     `)
   }
@@ -287,6 +322,7 @@ export class Bm25Index implements TermStatistics {
       CREATE TABLE IF NOT EXISTS ${t}_docs (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
       CREATE VIRTUAL TABLE IF NOT EXISTS ${t} USING fts5(terms, tokenize = "${TOKENIZER}");
       CREATE TABLE IF NOT EXISTS ${t}_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS ${t}_df_pending (seq INTEGER PRIMARY KEY AUTOINCREMENT, changes TEXT NOT NULL, terms INTEGER NOT NULL);
     `)
     const wanted = JSON.stringify({ version: SCHEMA_VERSION, ...this.settings })
     this.db.prepare(`INSERT OR IGNORE INTO ${t}_settings (name, value) VALUES ('analysis', ?)`).run(wanted)
@@ -350,6 +386,49 @@ export class Bm25Index implements TermStatistics {
     this.statements.deleteTerms.run(rowid)
   }
 
+  /** Applies a write's df changes now, or queues them when they are many or others are queued. */
+  private recordDfChanges(dfChanges: ReadonlyMap<string, number>): void {
+    if (dfChanges.size === 0) return
+    if (dfChanges.size <= INLINE_DF_TERMS && this.statements.anyPending.get() === undefined) {
+      this.applyDfChanges(dfChanges)
+      return
+    }
+    // Grouped by change, each group's terms joined by spaces (terms hold none): for one new document
+    // that is a single join. Sorting or a JSON array of ~19,000 pairs cost ~50 ms here, in the write.
+    const byChange = new Map<number, string[]>()
+    let terms = 0
+    for (const [term, change] of dfChanges) {
+      if (change === 0) continue
+      let group = byChange.get(change)
+      if (group === undefined) byChange.set(change, (group = []))
+      group.push(term)
+      terms++
+    }
+    if (terms > 0) this.statements.queueDf.run(encodeDfGroups([...byChange].map(([change, group]) => [change, group.join(' ')])), terms)
+  }
+
+  private applyQueuedDf(maxTerms: number): boolean {
+    const row = this.statements.oldestPending.get() as { seq: number; changes: string } | undefined
+    if (row === undefined) return false
+    const groups = decodeDfGroups(row.changes)
+    const step = new Map<string, number>()
+    const left: [number, string][] = []
+    for (const [change, joined] of groups) {
+      if (step.size >= maxTerms) {
+        left.push([change, joined])
+        continue
+      }
+      const terms = joined.split(' ')
+      const taken = Math.min(terms.length, maxTerms - step.size)
+      for (let i = 0; i < taken; i++) step.set(terms[i]!, change)
+      if (taken < terms.length) left.push([change, terms.slice(taken).join(' ')])
+    }
+    this.applyDfChanges(step)
+    if (left.length === 0) this.statements.deletePending.run(row.seq)
+    else this.statements.updatePending.run(encodeDfGroups(left), left.reduce((n, [, joined]) => n + countSpaces(joined) + 1, 0), row.seq)
+    return this.statements.anyPending.get() !== undefined
+  }
+
   /**
    * The df changes of a whole batch as three statements over a JSON object (term -> change): one
    * statement per distinct term cost a JS-to-SQLite call each, ~40,000 of them for one 1 MB document,
@@ -366,6 +445,16 @@ export class Bm25Index implements TermStatistics {
       this.statements.forgetTerms.run(removed)
     }
   }
+}
+
+/** Queued df changes as stored: `[[change, "term term ..."], ...]`. */
+const encodeDfGroups = (groups: readonly [number, string][]): string => JSON.stringify(groups)
+const decodeDfGroups = (stored: string): [number, string][] => JSON.parse(stored) as [number, string][]
+
+function countSpaces(text: string): number {
+  let n = 0
+  for (let i = text.indexOf(' '); i >= 0; i = text.indexOf(' ', i + 1)) n++
+  return n
 }
 
 /** Characters of a stored term string counted between two slices (~1-3 ms of work). */
@@ -415,6 +504,12 @@ function prepareStatements(db: Database.Database, t: string) {
     subtractDf: db.prepare(`UPDATE ${t}_df SET df = df - j.value FROM json_each(?) AS j WHERE ${t}_df.term = j.key`),
     forgetTerms: db.prepare(`DELETE FROM ${t}_df WHERE df <= 0 AND term IN (SELECT key FROM json_each(?))`),
     count: db.prepare(`SELECT count(*) AS n FROM ${t}_docs`),
+    anyPending: db.prepare(`SELECT 1 FROM ${t}_df_pending LIMIT 1`).pluck(),
+    pendingTerms: db.prepare(`SELECT sum(terms) FROM ${t}_df_pending`).pluck(),
+    queueDf: db.prepare(`INSERT INTO ${t}_df_pending (changes, terms) VALUES (?, ?)`),
+    oldestPending: db.prepare(`SELECT seq, changes FROM ${t}_df_pending ORDER BY seq LIMIT 1`),
+    deletePending: db.prepare(`DELETE FROM ${t}_df_pending WHERE seq = ?`),
+    updatePending: db.prepare(`UPDATE ${t}_df_pending SET changes = ?, terms = ? WHERE seq = ?`),
   }
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { Bm25Index, MAX_WEIGHTED_TERMS, preAnalyze } from '../../src/retrieval/bm25-index.js'
+import { Bm25Index, INLINE_DF_TERMS, MAX_WEIGHTED_TERMS, preAnalyze } from '../../src/retrieval/bm25-index.js'
 import { LoopSlicer } from '../../src/event-loop.js'
 import { analyze, analyzeInSlices, porterStem, tokenize, type AnalysisSettings } from '../../src/retrieval/text-analysis.js'
 
@@ -191,6 +191,70 @@ t.test('document frequencies stay exact through batched rewrites and deletes', a
   t.equal(stored, expected.size, 'terms whose df fell to 0 are removed')
   t.equal(index.count(), 5)
   t.same(index.termCounts(['empty']), new Map([['empty', new Map()]]), 'a document of stop words is indexed, with no terms')
+})
+
+/** df of every stored term, recomputed from the terms FTS5 holds. */
+function recomputedDf(index: Bm25Index, allIds: readonly string[]): Map<string, number> {
+  const expected = new Map<string, number>()
+  for (const counts of index.termCounts(allIds).values()) {
+    for (const term of counts.keys()) expected.set(term, (expected.get(term) ?? 0) + 1)
+  }
+  return expected
+}
+
+/** A text of `n` distinct made-up words (w0 ... wn-1 in base 36, none a stop word or stemmed away). */
+const manyWords = (n: number, prefix = 'zq'): string => Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36)}x`).join(' ')
+
+t.test('a write with more than INLINE_DF_TERMS distinct terms queues its df changes, applied in steps (issue 13, finding 4)', async (t) => {
+  const { db, file } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  t.equal(index.pendingDocumentFrequencyTerms(), 0, 'small writes apply df in their transaction')
+  const long = manyWords(INLINE_DF_TERMS + 1000)
+  index.upsert([{ id: 'long', text: `${long} running cat` }])
+  const queued = index.pendingDocumentFrequencyTerms()
+  t.equal(queued, INLINE_DF_TERMS + 1002, 'every distinct term of the long document is queued')
+  t.equal(index.documentFrequencies(['zq0x']).get('zq0x'), 0, 'df lags until the queue is applied')
+  t.same(index.search('zq0x', 10).map((h) => h.id), ['long'], 'the document itself is searchable at once')
+  // A later small write queues behind it, so changes apply in write order.
+  index.delete(['cat'])
+  index.upsert([{ id: 'long2', text: 'zq0x zq1x' }])
+  t.ok(index.pendingDocumentFrequencyTerms() > queued, 'a write behind a queue is queued too')
+  t.equal(index.drainDocumentFrequencies(1000), true, 'one step applies at most maxTerms and says more remain')
+  const afterOne = index.pendingDocumentFrequencyTerms()
+  t.ok(afterOne < queued + 4 && afterOne > 0)
+  // A crash between steps keeps what is left: reopen the file and finish there.
+  db.close()
+  const reopened = new Database(file)
+  t.teardown(() => reopened.open && reopened.close())
+  const again = new Bm25Index(reopened, 'docs', english)
+  t.equal(again.pendingDocumentFrequencyTerms(), afterOne, 'the queue survives a restart')
+  let steps = 0
+  while (again.drainDocumentFrequencies()) steps++
+  t.ok(steps >= 1, `applied in ${steps + 1} steps`)
+  t.equal(again.pendingDocumentFrequencyTerms(), 0)
+  const allIds = ['run', 'runs', 'cat', 'dog', 'mixed', 'long', 'long2']
+  const expected = recomputedDf(again, allIds)
+  t.same(again.documentFrequencies([...expected.keys(), 'cat']), new Map([...expected, ['cat', expected.get('cat') ?? 0]]), 'df = df recomputed from stored terms')
+  t.equal(expected.get('zq0x'), 2)
+  t.equal(reopened.prepare('SELECT count(*) FROM fts_docs_df').pluck().get(), expected.size, 'deleted terms are gone from the df table')
+  t.equal(again.drainDocumentFrequencies(), false, 'nothing left')
+  again.upsert([{ id: 'small', text: 'a cat' }])
+  t.equal(again.pendingDocumentFrequencyTerms(), 0, 'with the queue empty, small writes apply inline again')
+  t.throws(() => again.drainDocumentFrequencies(0), { code: 'invalid_value' })
+})
+
+t.test('replacing and deleting a long document queues negative changes that bring df back', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  index.upsert(corpus)
+  const before = recomputedDf(index, corpus.map((d) => d.id))
+  index.upsert([{ id: 'long', text: manyWords(INLINE_DF_TERMS + 10) }])
+  index.upsert([{ id: 'long', text: manyWords(INLINE_DF_TERMS + 10, 'qz') }])
+  index.delete(['long'])
+  while (index.drainDocumentFrequencies(3000));
+  t.same(index.documentFrequencies([...before.keys()]), before)
+  t.equal(db.prepare('SELECT count(*) FROM fts_docs_df').pluck().get(), before.size, 'no term of the removed documents is left')
 })
 
 t.test('search dedupes repeated terms into weights and refuses more distinct terms than maxTerms (issue 13, finding 3)', async (t) => {

@@ -36,6 +36,8 @@ export interface EmbeddedBackendOptions {
   log: (obj: object, msg: string) => void
   /** A write commits in transactions of at most this many milliseconds, so the event loop keeps turning. */
   writeSliceMs?: number
+  /** Awaited before each background step that applies queued BM25 document frequencies (tests hold it). */
+  beforeDfStep?: (collection: string) => Promise<void>
 }
 
 /** Below this many filter matches, scoring them all exactly beats asking HNSW to skip the rest. */
@@ -86,7 +88,7 @@ export class EmbeddedBackend implements Backend {
   constructor(private readonly options: EmbeddedBackendOptions) {
     this.store = new SqliteStore(path.join(options.dataDir, 'funnel.db'))
     this.calibrators = new SqliteCalibratorRepository(this.store.db)
-    this.lexical = new LexicalIndexes(this.store, options.log)
+    this.lexical = new LexicalIndexes(this.store, options.log, options.beforeDfStep)
     this.writeSliceMs = options.writeSliceMs ?? 20
   }
 
@@ -388,7 +390,21 @@ export class EmbeddedBackend implements Backend {
     return next
   }
 
+  /**
+   * Distinct terms whose BM25 document-frequency changes are queued (a long document's write queues
+   * them and they are applied in the background; pseudo-relevance feedback reads df a moment late).
+   */
+  pendingDocumentFrequencyTerms(collection: string): number {
+    return this.lexical.pendingDocumentFrequencyTerms(this.row(collection))
+  }
+
+  /** Resolves once no queued document frequencies are being applied. */
+  async whenIdle(): Promise<void> {
+    await this.lexical.settled()
+  }
+
   async close(): Promise<void> {
+    await this.lexical.close()
     for (const timer of this.saveTimers.values()) clearTimeout(timer)
     this.saveTimers.clear()
     for (const name of this.indexes.keys()) await this.saveIndex(name)

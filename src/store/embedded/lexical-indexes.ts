@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Value } from 'typebox/value'
 import { errors, isFunnelError } from '../../errors.js'
+import { yieldToEventLoop } from '../../event-loop.js'
 import { Bm25Index, preAnalyze, type LexicalDocument } from '../../retrieval/bm25-index.js'
 import { AnalysisSettingsSchema, defaultAnalysisSettings, type AnalysisSettings } from '../../retrieval/text-analysis.js'
 import type { CollectionRecord } from '../backend.js'
@@ -11,7 +12,7 @@ const tableKey = (collection: string): string => `c_${createHash('sha256').updat
 
 /** Drops a collection's FTS tables whatever settings they were built with (Bm25Index's own drop needs an open instance). */
 function dropTables(store: SqliteStore, key: string): void {
-  for (const suffix of ['', '_docs', '_df', '_settings']) store.db.exec(`DROP TABLE IF EXISTS fts_${key}${suffix}`)
+  for (const suffix of ['', '_docs', '_df', '_df_pending', '_settings']) store.db.exec(`DROP TABLE IF EXISTS fts_${key}${suffix}`)
 }
 
 /** The analysis settings a collection was created with (stored in its settings JSON). */
@@ -26,10 +27,14 @@ export function lexicalSettings(row: Pick<CollectionRecord, 'settings'>): Analys
  */
 export class LexicalIndexes {
   private readonly indexes = new Map<string, Bm25Index>()
+  /** Background application of queued document-frequency changes, per collection. */
+  private readonly draining = new Map<string, Promise<void>>()
+  private closed = false
 
   constructor(
     private readonly store: SqliteStore,
     private readonly log: (obj: object, msg: string) => void,
+    private readonly beforeDfStep: (collection: string) => Promise<void> = async () => undefined,
   ) {}
 
   /**
@@ -60,6 +65,7 @@ export class LexicalIndexes {
     const expected = this.store.countDocuments(row.name)
     if (index !== undefined && index.count() === expected) {
       this.indexes.set(row.name, index)
+      this.drainLater(row.name)
       return
     }
     const started = performance.now()
@@ -75,6 +81,7 @@ export class LexicalIndexes {
       return rebuilt
     })
     this.indexes.set(row.name, fresh)
+    this.drainLater(row.name)
     this.log({ collection: row.name, documents: expected, reason, ms: Math.round(performance.now() - started) }, 'lexical index rebuilt')
   }
 
@@ -92,10 +99,61 @@ export class LexicalIndexes {
   onUpsert(row: CollectionRecord, docs: readonly LexicalDocument[]): void {
     // The same objects prepareUpsert analysed: the index finds their terms by identity.
     this.forCollection(row).upsert(docs)
+    this.drainLater(row.name)
   }
 
   onDelete(row: CollectionRecord, ids: readonly string[]): void {
     this.forCollection(row).delete(ids)
+    this.drainLater(row.name)
+  }
+
+  /** Queued df terms of a collection (0 once feedback statistics are current). */
+  pendingDocumentFrequencyTerms(row: CollectionRecord): number {
+    return this.forCollection(row).pendingDocumentFrequencyTerms()
+  }
+
+  /** Resolves once no collection has df changes being applied (tests and benchmarks wait on it). */
+  async settled(): Promise<void> {
+    while (this.draining.size > 0) await Promise.all(this.draining.values())
+  }
+
+  /** Stops applying queued df changes (what is left stays queued and is applied after the next open). */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.settled()
+  }
+
+  /**
+   * Applies a collection's queued df changes in the background, one step per event-loop turn. Called
+   * inside the write's transaction: the first step runs in a later macrotask, after the commit. The
+   * index is looked up by name at every step, so a dropped collection's tables are never touched.
+   */
+  private drainLater(name: string): void {
+    if (this.closed || this.draining.has(name)) return
+    const index = this.indexes.get(name)
+    if (index === undefined || index.pendingDocumentFrequencyTerms() === 0) return
+    const run = (async () => {
+      for (;;) {
+        await yieldToEventLoop()
+        await this.beforeDfStep(name)
+        const current = this.indexes.get(name)
+        if (this.closed || current === undefined) return
+        try {
+          if (!current.drainDocumentFrequencies()) return
+        } catch (error) {
+          this.log({ collection: name, err: error }, 'applying queued document frequencies failed; retried after the next write or restart')
+          return
+        }
+      }
+    })()
+    this.draining.set(name, run)
+    void run.finally(() => {
+      if (this.draining.get(name) !== run) return
+      this.draining.delete(name)
+      // A write that queued while the last step was settling found this run still registered.
+      const current = this.indexes.get(name)
+      if (current !== undefined && !this.closed && current.pendingDocumentFrequencyTerms() > 0) this.drainLater(name)
+    })
   }
 
   onDrop(row: CollectionRecord): void {
