@@ -59,6 +59,8 @@ interface CaseResult {
   p99DelayMs: number
   /** CPU time the process used during its longest stall (see StallMonitor). */
   maxStallCpuMs: number
+  /** Start and end of the longest stall, monotonic microseconds (to find it in a --cpu-prof profile). */
+  worstStallUs: [number, number]
   note: string
 }
 
@@ -76,6 +78,8 @@ class StallMonitor {
   private lastCpu = 0
   maxWallMs = 0
   maxCpuMs = 0
+  /** The longest stall on the monotonic clock `node --cpu-prof` timestamps use (microseconds). */
+  worstStallUs: [number, number] = [0, 0]
 
   private static cpuMs(): number {
     const usage = process.cpuUsage()
@@ -91,7 +95,11 @@ class StallMonitor {
     this.timer = setInterval(() => {
       const wall = performance.now()
       const cpu = StallMonitor.cpuMs()
-      if (wall - this.lastWall > this.maxWallMs) this.maxWallMs = wall - this.lastWall
+      if (wall - this.lastWall > this.maxWallMs) {
+        this.maxWallMs = wall - this.lastWall
+        const endUs = Number(process.hrtime.bigint() / 1000n)
+        this.worstStallUs = [endUs - Math.round(this.maxWallMs * 1000), endUs]
+      }
       if (cpu - this.lastCpu > this.maxCpuMs) this.maxCpuMs = cpu - this.lastCpu
       this.lastWall = wall
       this.lastCpu = cpu
@@ -166,6 +174,7 @@ async function main(): Promise<void> {
       maxDelayMs: Math.round(histogram.max / 1e6),
       p99DelayMs: Math.round(histogram.percentile(99) / 1e6),
       maxStallCpuMs: Math.round(stalls.maxCpuMs),
+      worstStallUs: stalls.worstStallUs,
       note: res.status >= 400 ? (JSON.parse(answer) as { error: { code: string } }).error.code : note,
     }
     results.push(result)

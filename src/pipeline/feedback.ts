@@ -1,6 +1,6 @@
-import { yieldToEventLoop } from '../event-loop.js'
+import { LoopSlicer, yieldToEventLoop } from '../event-loop.js'
 import { guardAgainstDrift } from '../feedback/drift-guard.js'
-import { expandQuery } from '../feedback/rm3.js'
+import { expandQueryInSlices } from '../feedback/rm3.js'
 import { rocchio } from '../feedback/rocchio.js'
 import { elapsedMs, type Hit } from '../candidate.js'
 import type { FeedbackReport } from '../schemas/search.js'
@@ -73,11 +73,14 @@ export async function buildRevision(input: FeedbackInput, depth: number): Promis
     const lexicalScores = top.map((c) => c.scores.lexical).filter((s): s is number => s !== undefined && s > 0)
     const fallback = lexicalScores.length > 0 ? Math.min(...lexicalScores) : 1
     const statistics = await input.backend.termStatistics(input.collection, top.map((c) => c.id))
-    revision.terms = expandQuery(statistics, input.query, top.map((c) => ({ id: c.id, score: c.scores.lexical ?? fallback })), {
-      feedbackDocs: depth,
-      feedbackTerms: input.settings.terms,
-      originalQueryWeight: input.settings.original_query_weight,
-    })
+    const slicer = new LoopSlicer()
+    revision.terms = await expandQueryInSlices(
+      statistics,
+      input.query,
+      top.map((c) => ({ id: c.id, score: c.scores.lexical ?? fallback })),
+      { feedbackDocs: depth, feedbackTerms: input.settings.terms, originalQueryWeight: input.settings.original_query_weight },
+      () => slicer.slice(),
+    )
   }
   return revision
 }

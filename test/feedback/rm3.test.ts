@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import t, { type Test } from 'tap'
-import { estimateRelevanceModel, expandQuery, interpolateWithQuery } from '../../src/feedback/rm3.js'
+import { estimateRelevanceModel, expandQuery, expandQueryInSlices, interpolateWithQuery } from '../../src/feedback/rm3.js'
 import { Bm25Index, type TermStatistics } from '../../src/retrieval/bm25-index.js'
 
 const documents: Record<string, Record<string, number>> = {
@@ -39,6 +39,20 @@ t.test('relevance model and interpolation match the hand computation', async (t)
   close(t, expanded[3]!.weight, 0.1, 'cinnamon')
   close(t, expanded.reduce((sum, w) => sum + w.weight, 0), 1, 'weights sum to 1')
   t.same(requested, [['d1', 'd2']])
+})
+
+t.test('expandQueryInSlices gives expandQuery\'s terms and yields after every feedback document (issue 13, finding 4)', async (t) => {
+  const feedback = [{ id: 'd1', score: 2 }, { id: 'd2', score: 1 }, { id: 'd3', score: 0.5 }]
+  const events: string[] = []
+  const index = fakeIndex()
+  const watched: TermStatistics = { ...index, documentFrequencies: (terms) => (events.push(`df ${terms.join(',')}`), index.documentFrequencies(terms)) }
+  const sliced = await expandQueryInSlices(watched, 'apple pie', feedback, {}, async () => {
+    events.push('slice')
+  })
+  t.same(sliced, expandQuery(fakeIndex(), 'apple pie', feedback), 'same terms and weights')
+  t.equal(events.filter((e) => e === 'slice').length, 3, 'one slice per feedback document')
+  t.ok(events.indexOf('slice') > 0 && events.indexOf('slice') < events.lastIndexOf('df zebra'), 'the first document\'s lookups come before the first slice, the last document\'s after')
+  await t.rejects(expandQueryInSlices(index, 'apple', [{ id: 'd1', score: -1 }], {}, async () => undefined), { code: 'invalid_value' })
 })
 
 t.test('feedbackTerms prunes each document and the model; feedbackDocs cuts the ranking', async (t) => {

@@ -25,6 +25,7 @@ import type {
   StoredDocument,
 } from '../backend.js'
 import { LexicalIndexes, lexicalSettings } from './lexical-indexes.js'
+import { WalCheckpointer, type CheckpointResult } from './wal-checkpointer.js'
 import { SqliteCalibratorRepository } from './sqlite-calibrators.js'
 import { SqliteStore, type CollectionRow } from './sqlite-store.js'
 
@@ -36,9 +37,14 @@ export interface EmbeddedBackendOptions {
   log: (obj: object, msg: string) => void
   /** A write commits in transactions of at most this many milliseconds, so the event loop keeps turning. */
   writeSliceMs?: number
+  /** How often a worker thread checkpoints the SQLite WAL (default 1,000 ms). */
+  checkpointIntervalMs?: number
   /** Awaited before each background step that applies queued BM25 document frequencies (tests hold it). */
   beforeDfStep?: (collection: string) => Promise<void>
 }
+
+/** SQLite's default `wal_autocheckpoint` (pages), restored if the checkpoint worker dies. */
+const DEFAULT_WAL_AUTOCHECKPOINT = 1000
 
 /** Below this many filter matches, scoring them all exactly beats asking HNSW to skip the rest. */
 const EXACT_FILTER_LIMIT = 2048
@@ -84,6 +90,7 @@ export class EmbeddedBackend implements Backend {
   private readonly saveTimers = new Map<string, NodeJS.Timeout>()
   private readonly saving = new Map<string, Promise<void>>()
   private readonly writeSliceMs: number
+  private checkpointer: Promise<WalCheckpointer | undefined> | undefined
 
   constructor(private readonly options: EmbeddedBackendOptions) {
     this.store = new SqliteStore(path.join(options.dataDir, 'funnel.db'))
@@ -158,14 +165,43 @@ export class EmbeddedBackend implements Backend {
     this.options.log({ collection: row.name, encoding, vectors: vectors.size, bytes: vectors.bytes, ms: Math.round(performance.now() - started) }, 'rescoring vectors loaded')
   }
 
+  private async startCheckpointer(): Promise<WalCheckpointer | undefined> {
+    try {
+      const checkpointer = await WalCheckpointer.start(this.store.file, {
+        ...(this.options.checkpointIntervalMs !== undefined && { intervalMs: this.options.checkpointIntervalMs }),
+        log: this.options.log,
+        onFailure: (error) => {
+          this.options.log({ err: error }, 'WAL checkpoint worker stopped; SQLite checkpoints on commit again')
+          if (this.store.isOpen) this.store.db.pragma(`wal_autocheckpoint = ${DEFAULT_WAL_AUTOCHECKPOINT}`)
+        },
+      })
+      this.store.db.pragma('wal_autocheckpoint = 0')
+      return checkpointer
+    } catch (error) {
+      this.options.log({ err: error }, 'WAL checkpoint worker did not start; SQLite checkpoints on commit')
+      return undefined
+    }
+  }
+
+  /** Runs a WAL checkpoint now on the worker (undefined before `afterOpen` or if it did not start). */
+  async checkpoint(): Promise<CheckpointResult | undefined> {
+    return (await this.checkpointer)?.checkpoint()
+  }
+
   private rebuildIndex(row: CollectionRow): DenseIndex {
     const index = DenseIndex.create(this.hnswSettings(row), Math.max(1024, this.store.countDocuments(row.name)))
     for (const doc of this.store.iterateDocuments(row.name)) index.upsert(doc.label, doc.vector)
     return index
   }
 
-  /** Removes index files of collections that no longer exist (left by a crash mid-drop). */
+  /**
+   * Starts checkpointing the WAL on a worker thread (then turns SQLite's automatic checkpoint off on
+   * this connection), and removes index files of collections that no longer exist (left by a crash
+   * mid-drop).
+   */
   async afterOpen(): Promise<void> {
+    this.checkpointer ??= this.startCheckpointer()
+    await this.checkpointer
     const dir = path.join(this.options.dataDir, 'indexes')
     const files = await readdir(dir).catch(() => [] as string[])
     for (const file of files) {
@@ -405,6 +441,7 @@ export class EmbeddedBackend implements Backend {
 
   async close(): Promise<void> {
     await this.lexical.close()
+    await (await this.checkpointer)?.close()
     for (const timer of this.saveTimers.values()) clearTimeout(timer)
     this.saveTimers.clear()
     for (const name of this.indexes.keys()) await this.saveIndex(name)
