@@ -84,9 +84,10 @@ export const ConfigSchema = Type.Object({
   }),
   maxDocumentChars: Type.Integer({
     minimum: 1,
-    // 256 Ki: a document's FTS5 insert and document-frequency rows are one SQLite statement each, so
-    // the longest document sets the longest stall of a write (~250 ms of CPU for 1 MB here, issue 13).
-    default: 262_144,
+    // 64 Ki (~16,000 tokens, past OpenAI's 8,191-token embedding input): a document is one FTS5 row,
+    // inserted and flushed in one synchronous stretch, so the longest document sets the longest stall
+    // of a write (~160 ms of CPU at 256 Ki, ~40 ms at 64 Ki on this project's host; issue 13).
+    default: 65_536,
     env: 'FUNNEL_MAX_DOCUMENT_CHARS',
     description: 'longest document text in characters (UTF-16 code units); longer ones are refused with 400. Raising it lengthens the event-loop stall a single document can cause',
   }),

@@ -25,6 +25,11 @@ const precut = (text: string, maxLength: number): string =>
  * 8 KB precut took 30-50 ms in tokenizers.js here, once per document on a 10 KB upsert) is enough.
  */
 const CHARS_PER_TOKEN_FIRST_TRY = 6
+/**
+ * Tried second, when the first prefix did not overflow (short words, many unknown tokens: 7-8
+ * characters per token); only then is the whole 16x precut tokenised.
+ */
+const CHARS_PER_TOKEN_SECOND_TRY = 10
 
 const WHITESPACE = /\s/
 
@@ -53,6 +58,8 @@ const sameRun = (haystack: number[], start: number, needle: number[]): boolean =
  *   tok.encode('hello world', 128).ids // [101, 7592, 2088, 102]
  */
 export class TextTokenizer {
+  /** Special tokens around a single text (see specialTokens): undefined until checked, null when not fixed. */
+  private wrapping: { before: number; after: number } | null | undefined
   constructor(private readonly inner: Tokenizer) {}
 
   static async fromDirectory(dir: string): Promise<TextTokenizer> {
@@ -71,6 +78,11 @@ export class TextTokenizer {
     return this.inner
   }
 
+  /** Special tokens this tokenizer puts before and after a single text, when fixed (see encodeWhole). */
+  get specialTokenWrapping(): { before: number; after: number } | undefined {
+    return this.specialTokens()
+  }
+
   tokenToId(token: string): number | undefined {
     return this.inner.token_to_id(token)
   }
@@ -82,12 +94,12 @@ export class TextTokenizer {
    * `truncatedTokens` then counts what the prefix overflowed by, not the whole text.
    */
   encode(input: string, maxLength: number): TokenizedText {
-    if (input.length > maxLength * CHARS_PER_TOKEN_FIRST_TRY) {
-      const prefix = prefixAtWhitespace(input, maxLength * CHARS_PER_TOKEN_FIRST_TRY)
-      if (prefix !== undefined) {
-        const first = this.encodeWhole(prefix, maxLength)
-        if (first.truncatedTokens > 0) return first
-      }
+    for (const charsPerToken of [CHARS_PER_TOKEN_FIRST_TRY, CHARS_PER_TOKEN_SECOND_TRY]) {
+      if (input.length <= maxLength * charsPerToken) break
+      const prefix = prefixAtWhitespace(input, maxLength * charsPerToken)
+      if (prefix === undefined) break
+      const tried = this.encodeWhole(prefix, maxLength)
+      if (tried.truncatedTokens > 0) return tried
     }
     return this.encodeWhole(input, maxLength)
   }
@@ -99,9 +111,15 @@ export class TextTokenizer {
     const typeIds = full.token_type_ids ?? full.ids.map(() => 0)
     const overflow = full.ids.length - maxLength
     if (overflow <= 0) return { ids: full.ids, typeIds, truncatedTokens: 0 }
-    const content = this.inner.encode(text, { add_special_tokens: false }).ids
-    const start = this.locate(full.ids, content)
-    const cutEnd = start + content.length
+    const wrap = this.specialTokens()
+    let cutEnd: number
+    if (wrap !== undefined) {
+      // Special tokens are added around the content after tokenising: it is what lies between them.
+      cutEnd = full.ids.length - wrap.after
+    } else {
+      const content = this.inner.encode(text, { add_special_tokens: false }).ids
+      cutEnd = this.locate(full.ids, content) + content.length
+    }
     const keep = (_: number, i: number) => i < cutEnd - overflow || i >= cutEnd
     return { ids: full.ids.filter(keep), typeIds: typeIds.filter(keep), truncatedTokens: overflow }
   }
@@ -129,6 +147,36 @@ export class TextTokenizer {
     const last = ids.length - 1
     const trimmed = ids.slice(0, maxLength - 1).concat(ids[last]!)
     return { ids: trimmed, typeIds: types.slice(0, maxLength - 1).concat(types[last]!), truncatedTokens: overflow }
+  }
+
+  /**
+   * How many special tokens this tokenizer puts before and after a single text, when that is a fixed
+   * wrapping (BERT's [CLS] ... [SEP], RoBERTa's <s> ... </s>, Gemma's <bos> ...): checked once on
+   * probe texts, undefined when the content cannot be told apart that way (it is then located by
+   * tokenising the text again without special tokens).
+   */
+  private specialTokens(): { before: number; after: number } | undefined {
+    if (this.wrapping === null) return undefined
+    if (this.wrapping !== undefined) return this.wrapping
+    this.wrapping = null
+    const probes = ['funnel', 'a b c, d.', 'Tokenizers wrap the same way whatever the text 123 !?']
+    let found: { before: number; after: number } | undefined
+    for (const probe of probes) {
+      const full = this.inner.encode(probe).ids
+      const content = this.inner.encode(probe, { add_special_tokens: false }).ids
+      if (content.length === 0 || full.length < content.length) return undefined
+      let start: number
+      try {
+        start = this.locate(full, content)
+      } catch {
+        return undefined
+      }
+      const wrap = { before: start, after: full.length - start - content.length }
+      if (found !== undefined && (found.before !== wrap.before || found.after !== wrap.after)) return undefined
+      found = wrap
+    }
+    this.wrapping = found ?? null
+    return found
   }
 
   /** Finds where `content` sits inside the special-token-wrapped `full` sequence. */

@@ -42,3 +42,29 @@ for (const [name, dirOf] of tokenizers) {
     t.ok(shortcut > 0, `the shortcut was taken (${shortcut} times)`)
   })
 }
+
+/** Truncation computed the long way, from tokenizers.js alone: content located by tokenising it again without special tokens. */
+function reference(tokenizer: TextTokenizer, input: string, maxLength: number): number[] {
+  const text = input.slice(0, maxLength * 16)
+  const full = tokenizer.raw.encode(text).ids
+  if (full.length <= maxLength) return full
+  const content = tokenizer.raw.encode(text, { add_special_tokens: false }).ids
+  let start = 0
+  while (!content.every((id, i) => full[start + i] === id)) start++
+  const overflow = full.length - maxLength
+  return full.filter((_, i) => i < start + content.length - overflow || i >= start + content.length)
+}
+
+for (const [name, dirOf] of tokenizers) {
+  t.test(`${name}: truncation by the fixed special-token wrapping equals locating the content (issue 13, finding 4)`, async (t) => {
+    const tokenizer = await TextTokenizer.fromDirectory(await dirOf())
+    const wrap = tokenizer.specialTokenWrapping
+    t.ok(wrap !== undefined, `a fixed wrapping was found: ${JSON.stringify(wrap)}`)
+    for (const maxLength of [8, 32, 128]) {
+      for (let i = 0; i < 15; i++) {
+        const input = text(Math.floor(maxLength * (1 + random() * 12)))
+        t.same(tokenizer.encodeWhole(input, maxLength).ids, reference(tokenizer, input, maxLength), `maxLength ${maxLength}, ${input.length} characters`)
+      }
+    }
+  })
+}
