@@ -83,10 +83,11 @@ export async function preAnalyze(docs: readonly LexicalDocument[], settings: Ana
 
 /**
  * A write whose document-frequency changes name more distinct terms than this queues them instead of
- * applying them in its transaction (see {@link Bm25Index.drainDocumentFrequencies}): a 256 Ki-character
- * document has ~19,000 distinct terms, ~100 ms of df upserts on this project's 2-core host.
+ * applying them in its transaction (see {@link Bm25Index.drainDocumentFrequencies}). Each df upsert
+ * lands on a random page of a large B-tree (5-20 us here): inline, df was ~60% of a 1,000 x 10 KB
+ * upsert and ~40 ms of each 20 ms write slice; a 256 Ki-character document alone has ~19,000 terms.
  */
-export const INLINE_DF_TERMS = 4_096
+export const INLINE_DF_TERMS = 256
 /** df changes applied per {@link Bm25Index.drainDocumentFrequencies} step (~10 ms into a large df table; 2,048 took 44 ms). */
 export const DF_DRAIN_STEP_TERMS = 512
 
@@ -154,6 +155,7 @@ export class Bm25Index implements TermStatistics {
   private readonly upsertBatch: (docs: readonly LexicalDocument[]) => void
   private readonly deleteBatch: (ids: readonly string[]) => number
   private readonly drainStep: (maxTerms: number) => boolean
+  private readonly mergeStep: (pages: number) => void
 
   constructor(db: Database.Database, key: string, settings: AnalysisSettings = defaultAnalysisSettings) {
     if (!KEY_PATTERN.test(key)) {
@@ -179,6 +181,20 @@ export class Bm25Index implements TermStatistics {
       return deleted
     })
     this.drainStep = db.transaction((maxTerms: number) => this.applyQueuedDf(maxTerms))
+    const merge = db.prepare(`INSERT INTO ${this.table} (${this.table}, rank) VALUES ('merge', ?)`)
+    this.mergeStep = db.transaction((pages: number) => void merge.run(pages))
+  }
+
+  /**
+   * One step of FTS5 segment merging: at most `pages` leaf pages written (~64 pages took <= 27 ms
+   * here). Automatic merging is off for this index (it ran inside a write's COMMIT: merge stretches of
+   * 40-190 ms during a 1,000 x 10 KB upsert), so the owner calls this in the background after writes.
+   * Says whether it did any work (FTS5: `total_changes()` moves by 2 or more when it did).
+   */
+  mergeSegments(pages = 64): boolean {
+    const before = this.statements.totalChanges.get() as number
+    this.mergeStep(pages)
+    return (this.statements.totalChanges.get() as number) - before >= 2
   }
 
   /** Distinct terms whose df changes are queued and not yet applied (0 when df is current). */
@@ -324,6 +340,9 @@ export class Bm25Index implements TermStatistics {
       CREATE TABLE IF NOT EXISTS ${t}_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS ${t}_df_pending (seq INTEGER PRIMARY KEY AUTOINCREMENT, changes TEXT NOT NULL, terms INTEGER NOT NULL);
     `)
+    // Merging runs in background steps (mergeSegments), not in the COMMIT of whichever write fills a
+    // level; a level reaching 64 segments (background merging far behind) still merges in the write.
+    this.db.exec(`INSERT INTO ${t} (${t}, rank) VALUES ('automerge', 0); INSERT INTO ${t} (${t}, rank) VALUES ('crisismerge', 64)`)
     const wanted = JSON.stringify({ version: SCHEMA_VERSION, ...this.settings })
     this.db.prepare(`INSERT OR IGNORE INTO ${t}_settings (name, value) VALUES ('analysis', ?)`).run(wanted)
     const stored = (this.db.prepare(`SELECT value FROM ${t}_settings WHERE name = 'analysis'`).get() as { value: string }).value
@@ -407,26 +426,54 @@ export class Bm25Index implements TermStatistics {
     if (terms > 0) this.statements.queueDf.run(encodeDfGroups([...byChange].map(([change, group]) => [change, group.join(' ')])), terms)
   }
 
+  /**
+   * One drain step: the oldest queued rows, merged (a term queued by many documents is one change),
+   * until `maxTerms` distinct terms or 8 x `maxTerms` queued changes have been read. Rows read whole
+   * are deleted, a row read in part keeps what is left, in the same transaction as the df update.
+   */
   private applyQueuedDf(maxTerms: number): boolean {
-    const row = this.statements.oldestPending.get() as { seq: number; changes: string } | undefined
-    if (row === undefined) return false
-    const groups = decodeDfGroups(row.changes)
     const step = new Map<string, number>()
-    const left: [number, string][] = []
-    for (const [change, joined] of groups) {
-      if (step.size >= maxTerms) {
-        left.push([change, joined])
-        continue
+    let read = 0
+    const readLimit = maxTerms * 8
+    let full = false
+    for (const row of this.statements.oldestPending.all() as { seq: number; changes: string }[]) {
+      if (full || read >= readLimit) break
+      const left: [number, string][] = []
+      for (const [change, joined] of decodeDfGroups(row.changes)) {
+        if (full || read >= readLimit) {
+          left.push([change, joined])
+          continue
+        }
+        const terms = joined.split(' ')
+        let taken = 0
+        while (taken < terms.length && read < readLimit) {
+          const term = terms[taken]!
+          const known = step.get(term)
+          if (known === undefined && step.size >= maxTerms) {
+            full = true
+            break
+          }
+          step.set(term, (known ?? 0) + change)
+          taken++
+          read++
+        }
+        if (taken < terms.length) left.push([change, terms.slice(taken).join(' ')])
       }
-      const terms = joined.split(' ')
-      const taken = Math.min(terms.length, maxTerms - step.size)
-      for (let i = 0; i < taken; i++) step.set(terms[i]!, change)
-      if (taken < terms.length) left.push([change, terms.slice(taken).join(' ')])
+      if (left.length === 0) this.statements.deletePending.run(row.seq)
+      else this.statements.updatePending.run(encodeDfGroups(left), left.reduce((n, [, joined]) => n + countSpaces(joined) + 1, 0), row.seq)
     }
     this.applyDfChanges(step)
-    if (left.length === 0) this.statements.deletePending.run(row.seq)
-    else this.statements.updatePending.run(encodeDfGroups(left), left.reduce((n, [, joined]) => n + countSpaces(joined) + 1, 0), row.seq)
     return this.statements.anyPending.get() !== undefined
+  }
+
+  /** The newest queued df row (undefined when none is queued). */
+  newestPendingDf(): number | undefined {
+    return (this.statements.newestPending.get() as number | null) ?? undefined
+  }
+
+  /** Whether any df row up to `seq` is still queued. */
+  hasPendingDfUpTo(seq: number): boolean {
+    return this.statements.pendingUpTo.get(seq) !== undefined
   }
 
   /**
@@ -504,10 +551,13 @@ function prepareStatements(db: Database.Database, t: string) {
     subtractDf: db.prepare(`UPDATE ${t}_df SET df = df - j.value FROM json_each(?) AS j WHERE ${t}_df.term = j.key`),
     forgetTerms: db.prepare(`DELETE FROM ${t}_df WHERE df <= 0 AND term IN (SELECT key FROM json_each(?))`),
     count: db.prepare(`SELECT count(*) AS n FROM ${t}_docs`),
+    totalChanges: db.prepare('SELECT total_changes()').pluck(),
     anyPending: db.prepare(`SELECT 1 FROM ${t}_df_pending LIMIT 1`).pluck(),
     pendingTerms: db.prepare(`SELECT sum(terms) FROM ${t}_df_pending`).pluck(),
     queueDf: db.prepare(`INSERT INTO ${t}_df_pending (changes, terms) VALUES (?, ?)`),
-    oldestPending: db.prepare(`SELECT seq, changes FROM ${t}_df_pending ORDER BY seq LIMIT 1`),
+    oldestPending: db.prepare(`SELECT seq, changes FROM ${t}_df_pending ORDER BY seq LIMIT 32`),
+    newestPending: db.prepare(`SELECT max(seq) FROM ${t}_df_pending`).pluck(),
+    pendingUpTo: db.prepare(`SELECT 1 FROM ${t}_df_pending WHERE seq <= ? LIMIT 1`).pluck(),
     deletePending: db.prepare(`DELETE FROM ${t}_df_pending WHERE seq = ?`),
     updatePending: db.prepare(`UPDATE ${t}_df_pending SET changes = ?, terms = ? WHERE seq = ?`),
   }

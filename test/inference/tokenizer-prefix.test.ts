@@ -50,9 +50,9 @@ function reference(tokenizer: TextTokenizer, input: string, maxLength: number): 
   if (full.length <= maxLength) return full
   const content = tokenizer.raw.encode(text, { add_special_tokens: false }).ids
   let start = 0
-  while (!content.every((id, i) => full[start + i] === id)) start++
+  while (!content.every((id: number, i: number) => full[start + i] === id)) start++
   const overflow = full.length - maxLength
-  return full.filter((_, i) => i < start + content.length - overflow || i >= start + content.length)
+  return full.filter((_: number, i: number) => i < start + content.length - overflow || i >= start + content.length)
 }
 
 for (const [name, dirOf] of tokenizers) {

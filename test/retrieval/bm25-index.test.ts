@@ -221,6 +221,7 @@ t.test('a write with more than INLINE_DF_TERMS distinct terms queues its df chan
   index.upsert([{ id: 'long2', text: 'zq0x zq1x' }])
   t.ok(index.pendingDocumentFrequencyTerms() > queued, 'a write behind a queue is queued too')
   t.equal(index.drainDocumentFrequencies(1000), true, 'one step applies at most maxTerms and says more remain')
+  t.equal(index.pendingDocumentFrequencyTerms(), queued + 5 - 1000, 'exactly maxTerms were taken off the queue (cat, sat, mat and two zq terms queued behind)')
   const afterOne = index.pendingDocumentFrequencyTerms()
   t.ok(afterOne < queued + 4 && afterOne > 0)
   // A crash between steps keeps what is left: reopen the file and finish there.
@@ -230,8 +231,8 @@ t.test('a write with more than INLINE_DF_TERMS distinct terms queues its df chan
   const again = new Bm25Index(reopened, 'docs', english)
   t.equal(again.pendingDocumentFrequencyTerms(), afterOne, 'the queue survives a restart')
   let steps = 0
-  while (again.drainDocumentFrequencies()) steps++
-  t.ok(steps >= 1, `applied in ${steps + 1} steps`)
+  while (again.drainDocumentFrequencies(100)) steps++
+  t.equal(steps, 2, 'the 263 left take three steps of at most 100 terms')
   t.equal(again.pendingDocumentFrequencyTerms(), 0)
   const allIds = ['run', 'runs', 'cat', 'dog', 'mixed', 'long', 'long2']
   const expected = recomputedDf(again, allIds)
@@ -242,6 +243,34 @@ t.test('a write with more than INLINE_DF_TERMS distinct terms queues its df chan
   again.upsert([{ id: 'small', text: 'a cat' }])
   t.equal(again.pendingDocumentFrequencyTerms(), 0, 'with the queue empty, small writes apply inline again')
   t.throws(() => again.drainDocumentFrequencies(0), { code: 'invalid_value' })
+})
+
+t.test('a drain step merges queued rows: a term queued by several documents is one df change', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  const words = manyWords(INLINE_DF_TERMS + 44)
+  for (const id of ['a', 'b', 'c']) index.upsert([{ id, text: words }])
+  t.equal(index.pendingDocumentFrequencyTerms(), 3 * (INLINE_DF_TERMS + 44), 'three rows queued')
+  t.equal(index.drainDocumentFrequencies(INLINE_DF_TERMS + 44), false, 'one step of 300 distinct terms takes all three rows')
+  t.equal(index.documentFrequencies(['zq0x']).get('zq0x'), 3)
+  t.equal(db.prepare('SELECT count(*) FROM fts_docs_df_pending').pluck().get(), 0)
+})
+
+t.test('FTS5 segments are merged in background steps, not in the writes\' commits (issue 13, finding 4)', async (t) => {
+  const { db } = openDatabase(t)
+  const index = new Bm25Index(db, 'docs', english)
+  const dataRows = () => db.prepare('SELECT count(*) FROM fts_docs_data').pluck().get() as number
+  const empty = dataRows()
+  for (let i = 0; i < 40; i++) index.upsert([{ id: `d${i}`, text: `${corpus[i % corpus.length]!.text} shared${i % 3}` }])
+  const unmerged = dataRows()
+  t.ok(unmerged - empty >= 40, `one segment per write is left for the background: ${unmerged - empty} new rows for 40 writes`)
+  const before = index.search('running cat shared1', 40)
+  let steps = 0
+  while (index.mergeSegments(16)) steps++
+  t.ok(steps >= 1, `merged in ${steps} steps`)
+  t.ok(dataRows() < unmerged / 2, `segments merged: ${unmerged} rows -> ${dataRows()}`)
+  t.same(index.search('running cat shared1', 40), before, 'the same hits and scores after merging')
+  t.equal(index.mergeSegments(), false, 'nothing left to merge')
 })
 
 t.test('replacing and deleting a long document queues negative changes that bring df back', async (t) => {

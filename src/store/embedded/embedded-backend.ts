@@ -387,8 +387,13 @@ export class EmbeddedBackend implements Backend {
     return hits.filter((h) => allowed.has(h.id)).slice(0, query.limit).map((h) => ({ id: h.id, score: h.score }))
   }
 
-  /** The feedback documents' terms are read and counted ahead, in event-loop slices (issue 13, finding 4). */
+  /**
+   * The feedback documents' terms are read and counted ahead, in event-loop slices (issue 13, finding
+   * 4), once the document frequencies queued by earlier writes are applied (feedback reads its own
+   * writes' df; writes queued meanwhile are not waited for).
+   */
   async termStatistics(collection: string, ids: readonly string[]): Promise<TermStatistics> {
+    await this.lexical.current(this.row(collection))
     const slicer = new LoopSlicer()
     return this.lexical.forCollection(this.row(collection)).prefetchTermCounts(ids, () => slicer.slice())
   }

@@ -27,9 +27,11 @@ export function lexicalSettings(row: Pick<CollectionRecord, 'settings'>): Analys
  */
 export class LexicalIndexes {
   private readonly indexes = new Map<string, Bm25Index>()
-  /** Background application of queued document-frequency changes, per collection. */
+  /** Background upkeep after writes (queued document frequencies, then FTS5 segment merges), per collection. */
   private readonly draining = new Map<string, Promise<void>>()
   private closed = false
+  /** Collections written while their upkeep run was finishing (it runs again). */
+  private readonly wroteSince = new Set<string>()
 
   constructor(
     private readonly store: SqliteStore,
@@ -112,6 +114,20 @@ export class LexicalIndexes {
     return this.forCollection(row).pendingDocumentFrequencyTerms()
   }
 
+  /**
+   * Applies the df changes queued before this call, a step per event-loop turn, so that pseudo-
+   * relevance feedback reads current statistics (bounded: changes queued meanwhile are not waited for).
+   */
+  async current(row: CollectionRecord): Promise<void> {
+    const index = this.forCollection(row)
+    const upTo = index.newestPendingDf()
+    if (upTo === undefined) return
+    while (this.indexes.get(row.name) === index && index.hasPendingDfUpTo(upTo)) {
+      index.drainDocumentFrequencies()
+      if (index.hasPendingDfUpTo(upTo)) await yieldToEventLoop()
+    }
+  }
+
   /** Resolves once no collection has df changes being applied (tests and benchmarks wait on it). */
   async settled(): Promise<void> {
     while (this.draining.size > 0) await Promise.all(this.draining.values())
@@ -124,24 +140,29 @@ export class LexicalIndexes {
   }
 
   /**
-   * Applies a collection's queued df changes in the background, one step per event-loop turn. Called
-   * inside the write's transaction: the first step runs in a later macrotask, after the commit. The
-   * index is looked up by name at every step, so a dropped collection's tables are never touched.
+   * Background upkeep of a collection after a write, one step per event-loop turn: queued df changes
+   * first, then FTS5 segment merges, until neither has work. Called inside the write's transaction:
+   * the first step runs in a later macrotask, after the commit. The index is looked up by name at
+   * every step, so a dropped collection's tables are never touched.
    */
   private drainLater(name: string): void {
-    if (this.closed || this.draining.has(name)) return
-    const index = this.indexes.get(name)
-    if (index === undefined || index.pendingDocumentFrequencyTerms() === 0) return
+    if (this.closed || this.indexes.get(name) === undefined) return
+    if (this.draining.has(name)) {
+      this.wroteSince.add(name)
+      return
+    }
     const run = (async () => {
       for (;;) {
         await yieldToEventLoop()
         await this.beforeDfStep(name)
+        this.wroteSince.delete(name)
         const current = this.indexes.get(name)
         if (this.closed || current === undefined) return
         try {
-          if (!current.drainDocumentFrequencies()) return
+          if (current.pendingDocumentFrequencyTerms() > 0) current.drainDocumentFrequencies()
+          else if (!current.mergeSegments()) return
         } catch (error) {
-          this.log({ collection: name, err: error }, 'applying queued document frequencies failed; retried after the next write or restart')
+          this.log({ collection: name, err: error }, 'background BM25 upkeep failed; retried after the next write or restart')
           return
         }
       }
@@ -150,9 +171,8 @@ export class LexicalIndexes {
     void run.finally(() => {
       if (this.draining.get(name) !== run) return
       this.draining.delete(name)
-      // A write that queued while the last step was settling found this run still registered.
-      const current = this.indexes.get(name)
-      if (current !== undefined && !this.closed && current.pendingDocumentFrequencyTerms() > 0) this.drainLater(name)
+      // A write that came while the last step was settling found this run still registered.
+      if (this.wroteSince.delete(name)) this.drainLater(name)
     })
   }
 
