@@ -83,11 +83,13 @@ export async function preAnalyze(docs: readonly LexicalDocument[], settings: Ana
 
 /**
  * A write whose document-frequency changes name more distinct terms than this queues them instead of
- * applying them in its transaction (see {@link Bm25Index.drainDocumentFrequencies}). Each df upsert
- * lands on a random page of a large B-tree (5-20 us here): inline, df was ~60% of a 1,000 x 10 KB
- * upsert and ~40 ms of each 20 ms write slice; a 256 Ki-character document alone has ~19,000 terms.
+ * applying them in its transaction (see {@link Bm25Index.drainDocumentFrequencies}): a 256 Ki-character
+ * document alone has ~19,000 distinct terms, ~100 ms of df upserts here. Smaller writes apply df
+ * inline: each upsert lands on a random page of a large B-tree (5-20 us), and queueing every write's
+ * changes made a 1,000 x 10 KB batch's df lag its acknowledgement by ~34 s (inline, in 12,000-character
+ * chunks, the same batch was acknowledged in 28 s with every transaction under 50 ms).
  */
-export const INLINE_DF_TERMS = 256
+export const INLINE_DF_TERMS = 4_096
 /** df changes applied per {@link Bm25Index.drainDocumentFrequencies} step (~10 ms into a large df table; 2,048 took 44 ms). */
 export const DF_DRAIN_STEP_TERMS = 512
 

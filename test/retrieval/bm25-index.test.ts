@@ -232,7 +232,7 @@ t.test('a write with more than INLINE_DF_TERMS distinct terms queues its df chan
   t.equal(again.pendingDocumentFrequencyTerms(), afterOne, 'the queue survives a restart')
   let steps = 0
   while (again.drainDocumentFrequencies(100)) steps++
-  t.equal(steps, 2, 'the 263 left take three steps of at most 100 terms')
+  t.equal(steps + 1, Math.ceil(afterOne / 100), `the ${afterOne} left take steps of at most 100 terms`)
   t.equal(again.pendingDocumentFrequencyTerms(), 0)
   const allIds = ['run', 'runs', 'cat', 'dog', 'mixed', 'long', 'long2']
   const expected = recomputedDf(again, allIds)

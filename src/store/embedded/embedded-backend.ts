@@ -96,7 +96,7 @@ export class EmbeddedBackend implements Backend {
     this.store = new SqliteStore(path.join(options.dataDir, 'funnel.db'))
     this.calibrators = new SqliteCalibratorRepository(this.store.db)
     this.lexical = new LexicalIndexes(this.store, options.log, options.beforeDfStep)
-    this.writeSliceMs = options.writeSliceMs ?? 20
+    this.writeSliceMs = options.writeSliceMs ?? 10
   }
 
   notReady(): Readiness {
