@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../event-loop.js'
 import { errors, isFunnelError } from '../errors.js'
 import type { ModelRegistry } from '../models/model-registry.js'
 import type { Backend, CollectionRecord, CollectionStats, IndexSettings, StoredDocument } from '../store/backend.js'
@@ -215,6 +216,8 @@ export class CollectionService {
   upsert(name: string, docs: readonly DocumentInput[]): Promise<{ upserted: number; truncated: string[]; embed_ms: number }> {
     return this.withCollection(name, async (record) => {
       const model = await this.options.models.embedder(record.model)
+      // Parsing and validating a large body (~60 ms for 10 MB) ran in this same stretch: let the loop turn first.
+      await yieldToEventLoop()
       const started = performance.now()
       const embedded = await model.embed(docs.map((d) => d.text), 'document')
       const embedMs = performance.now() - started

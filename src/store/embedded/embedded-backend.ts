@@ -298,7 +298,12 @@ export class EmbeddedBackend implements Backend {
       // rolled back, nor misses one it committed.
       if (rescoreVectors !== undefined) for (const [label, vector] of written) rescoreVectors.set(label, vector)
       index.seq = seq
-      if (next < docs.length) await yieldToEventLoop()
+      if (next < docs.length) {
+        await yieldToEventLoop()
+        // Each transaction leaves an FTS5 segment; a merge step per transaction keeps the count low.
+        this.lexical.mergeStep(collection)
+        await yieldToEventLoop()
+      }
     }
     this.scheduleSave(collection)
   }

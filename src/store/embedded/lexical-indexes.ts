@@ -109,6 +109,20 @@ export class LexicalIndexes {
     this.drainLater(row.name)
   }
 
+  /**
+   * One bounded FTS5 merge step for a collection being written (its own small transaction), so merging
+   * keeps pace with a long write instead of piling segments up until a merge runs in a COMMIT.
+   */
+  mergeStep(name: string): void {
+    const index = this.indexes.get(name)
+    if (index === undefined) return
+    try {
+      index.mergeSegments()
+    } catch (error) {
+      this.log({ collection: name, err: error }, 'FTS5 merge step failed; retried after the next write')
+    }
+  }
+
   /** Queued df terms of a collection (0 once feedback statistics are current). */
   pendingDocumentFrequencyTerms(row: CollectionRecord): number {
     return this.forCollection(row).pendingDocumentFrequencyTerms()
