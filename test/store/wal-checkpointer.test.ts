@@ -61,17 +61,50 @@ t.test('a PASSIVE checkpoint stops at frames a reader still needs and never bloc
 
 t.test('the interval runs checkpoints by itself, one at a time', async (t) => {
   const { file, write } = await walDatabase(t)
-  const checkpointer = await WalCheckpointer.start(file, { intervalMs: 20, log: () => undefined, onFailure: noFailure(t) })
+  const checkpointer = await WalCheckpointer.start(file, { intervalMs: 20, quietMs: 0, log: () => undefined, onFailure: noFailure(t) })
   t.teardown(() => checkpointer.close())
   write(500)
   const [a, b] = await Promise.all([checkpointer.checkpoint(), checkpointer.checkpoint()])
   t.equal(a, b, 'a call during a running checkpoint shares its result')
   write(500)
+  checkpointer.noteWrite()
   const size = (await stat(`${file}-wal`)).size
   await new Promise((resolve) => setTimeout(resolve, 300))
   write(1)
   // Had nothing checkpointed the 500 rows, this write would have been appended past them.
   t.equal((await stat(`${file}-wal`)).size, size, 'the timer checkpointed meanwhile: the write went to the start of the WAL')
+})
+
+t.test('while writes keep coming the checkpoint waits for a quiet moment, unless the WAL grows past maxWalBytes', async (t) => {
+  const { file, write } = await walDatabase(t)
+  const checkpointer = await WalCheckpointer.start(file, { intervalMs: 10, quietMs: 150, maxWalBytes: 10_000_000, log: () => undefined, onFailure: noFailure(t) })
+  t.teardown(() => checkpointer.close())
+  await new Promise((resolve) => setTimeout(resolve, 60)) // the first tick checkpoints the empty WAL
+  const sizes: number[] = []
+  for (let i = 0; i < 10; i++) {
+    write(20)
+    checkpointer.noteWrite()
+    sizes.push((await stat(`${file}-wal`)).size)
+    await new Promise((resolve) => setTimeout(resolve, 30))
+  }
+  t.ok(sizes.every((size, i) => i === 0 || size > sizes[i - 1]!), 'no checkpoint during the burst: every write appended to the WAL')
+  const grown = (await stat(`${file}-wal`)).size
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  write(1)
+  t.equal((await stat(`${file}-wal`)).size, grown, 'after the quiet period the WAL was checkpointed: the next write went to its start')
+
+  const big = await walDatabase(t)
+  const eager = await WalCheckpointer.start(big.file, { intervalMs: 10, quietMs: 60_000, maxWalBytes: 200_000, log: () => undefined, onFailure: noFailure(t) })
+  t.teardown(() => eager.close())
+  await new Promise((resolve) => setTimeout(resolve, 60))
+  big.write(400)
+  eager.noteWrite()
+  const walSize = (await stat(`${big.file}-wal`)).size
+  t.ok(walSize > 200_000)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  eager.noteWrite()
+  big.write(1)
+  t.equal((await stat(`${big.file}-wal`)).size, walSize, 'a WAL past maxWalBytes is checkpointed although writes keep coming')
 })
 
 t.test('the embedded backend checkpoints on the worker once opened, and stops it on close', async (t) => {

@@ -37,8 +37,10 @@ export interface EmbeddedBackendOptions {
   log: (obj: object, msg: string) => void
   /** A write commits in transactions of at most this many milliseconds, so the event loop keeps turning. */
   writeSliceMs?: number
-  /** How often a worker thread checkpoints the SQLite WAL (default 1,000 ms). */
+  /** How often the WAL checkpoint worker looks whether a checkpoint is due (default 500 ms). */
   checkpointIntervalMs?: number
+  /** A WAL checkpoint waits for this long without writes (default 1,000 ms). */
+  checkpointQuietMs?: number
   /** Awaited before each background step that applies queued BM25 document frequencies (tests hold it). */
   beforeDfStep?: (collection: string) => Promise<void>
 }
@@ -91,6 +93,8 @@ export class EmbeddedBackend implements Backend {
   private readonly saving = new Map<string, Promise<void>>()
   private readonly writeSliceMs: number
   private checkpointer: Promise<WalCheckpointer | undefined> | undefined
+  /** The started checkpointer, for noting writes synchronously. */
+  private walCheckpointer: WalCheckpointer | undefined
 
   constructor(private readonly options: EmbeddedBackendOptions) {
     this.store = new SqliteStore(path.join(options.dataDir, 'funnel.db'))
@@ -169,6 +173,7 @@ export class EmbeddedBackend implements Backend {
     try {
       const checkpointer = await WalCheckpointer.start(this.store.file, {
         ...(this.options.checkpointIntervalMs !== undefined && { intervalMs: this.options.checkpointIntervalMs }),
+        ...(this.options.checkpointQuietMs !== undefined && { quietMs: this.options.checkpointQuietMs }),
         log: this.options.log,
         onFailure: (error) => {
           this.options.log({ err: error }, 'WAL checkpoint worker stopped; SQLite checkpoints on commit again')
@@ -176,6 +181,7 @@ export class EmbeddedBackend implements Backend {
         },
       })
       this.store.db.pragma('wal_autocheckpoint = 0')
+      this.walCheckpointer = checkpointer
       return checkpointer
     } catch (error) {
       this.options.log({ err: error }, 'WAL checkpoint worker did not start; SQLite checkpoints on commit')
@@ -186,6 +192,13 @@ export class EmbeddedBackend implements Backend {
   /** Runs a WAL checkpoint now on the worker (undefined before `afterOpen` or if it did not start). */
   async checkpoint(): Promise<CheckpointResult | undefined> {
     return (await this.checkpointer)?.checkpoint()
+  }
+
+  /** A write transaction; the WAL checkpointer is told, so it checkpoints between write bursts. */
+  private write<T>(fn: () => T): T {
+    const result = this.store.transaction(fn)
+    this.walCheckpointer?.noteWrite()
+    return result
   }
 
   private rebuildIndex(row: CollectionRow): DenseIndex {
@@ -214,7 +227,7 @@ export class EmbeddedBackend implements Backend {
     if (this.store.getCollection(spec.name) !== undefined) throw errors.collectionExists(spec.name)
     await DenseIndex.removeFiles(this.indexBase(spec.name))
     // Row, lexical tables and dense index appear in one tick: nothing can see one without the others.
-    const row = this.store.transaction(() => {
+    const row = this.write(() => {
       const created = this.store.createCollection(spec)
       this.lexical.onCreate(created)
       return created
@@ -237,7 +250,7 @@ export class EmbeddedBackend implements Backend {
   async dropCollection(name: string): Promise<boolean> {
     const row = this.store.getCollection(name)
     if (row === undefined) return false
-    this.store.transaction(() => {
+    this.write(() => {
       this.lexical.onDrop(row)
       this.store.deleteCollection(name)
     })
@@ -278,7 +291,7 @@ export class EmbeddedBackend implements Backend {
     while (next < docs.length) {
       const started = performance.now()
       const written: [number, Float32Array][] = []
-      const seq = this.store.transaction(() => {
+      const seq = this.write(() => {
         let seq: number | undefined
         // At least one chunk per transaction, all under one write sequence number; stop once it has used its time.
         while (next < docs.length && (seq === undefined || performance.now() - started < this.writeSliceMs)) {
@@ -313,7 +326,7 @@ export class EmbeddedBackend implements Backend {
     const index = this.index(collection)
     const existing = [...this.store.documentsByIds(collection, ids).keys()]
     if (existing.length === 0) return []
-    const { seq, labels } = this.store.transaction(() => {
+    const { seq, labels } = this.write(() => {
       const result = this.store.deleteDocuments(collection, existing)
       this.lexical.onDelete(row, existing)
       return result

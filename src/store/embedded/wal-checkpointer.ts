@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
@@ -9,8 +10,12 @@ export interface CheckpointResult {
 }
 
 export interface WalCheckpointerOptions {
-  /** How often the WAL is checkpointed (default 1,000 ms). */
+  /** How often the checkpointer looks whether to checkpoint (default 500 ms). */
   intervalMs?: number
+  /** Checkpoint once no write was noted for this long (default 1,000 ms)... */
+  quietMs?: number
+  /** ...or, during a long write, once the WAL file is this large (default 64 MiB). */
+  maxWalBytes?: number
   log: (obj: object, msg: string) => void
   /** Called once if the worker dies before `close()` (the owner turns automatic checkpoints back on). */
   onFailure: (error: Error) => void
@@ -44,8 +49,11 @@ parentPort.postMessage({ id: 0, ready: true })
  * that crosses its threshold (1,000 pages), copying the whole WAL into the database file on the
  * committing thread: during a 1,000 x 10 KB upsert that was single stretches of 180-250 ms on the
  * event loop. The owner turns automatic checkpoints off on its connection (`wal_autocheckpoint = 0`)
- * and this worker's own connection runs a PASSIVE checkpoint every `intervalMs`, which never blocks
- * the writer (a checkpoint stops at frames a reader still needs and continues next time).
+ * and this worker's own connection runs PASSIVE checkpoints, which never block the writer (a
+ * checkpoint stops at frames a reader still needs and continues next time). They run between write
+ * bursts (once no write was noted for `quietMs`), or during one when the WAL passes `maxWalBytes`:
+ * a checkpoint's writes and fsync running beside a commit's fsync held that commit (and so the event
+ * loop) for 100-250 ms on this project's shared disk.
  */
 export class WalCheckpointer {
   private timer: NodeJS.Timeout | undefined
@@ -54,9 +62,13 @@ export class WalCheckpointer {
   private inFlight: Promise<CheckpointResult> | undefined
   private closed = false
   private failed = false
+  private lastWriteAt = 0
+  /** A write was noted since the last checkpoint began (the first tick after start checkpoints too). */
+  private dirty = true
 
   private constructor(
     private readonly worker: Worker,
+    private readonly file: string,
     private readonly options: WalCheckpointerOptions,
   ) {
     worker.on('message', (message: { id: number; result?: CheckpointResult; error?: string }) => {
@@ -68,7 +80,10 @@ export class WalCheckpointer {
     })
     worker.on('error', (error) => this.fail(error))
     worker.on('exit', (code) => this.fail(new Error(`the WAL checkpoint worker exited with code ${code}`)))
-    this.timer = setInterval(() => void this.checkpoint().catch((error: unknown) => this.options.log({ err: error }, 'WAL checkpoint failed; retried next interval')), options.intervalMs ?? 1000)
+    this.timer = setInterval(() => {
+      if (!this.due()) return
+      void this.checkpoint().catch((error: unknown) => this.options.log({ err: error }, 'WAL checkpoint failed; retried next interval'))
+    }, options.intervalMs ?? 500)
     this.timer.unref()
   }
 
@@ -83,13 +98,30 @@ export class WalCheckpointer {
       await worker.terminate()
       throw error
     })
-    return new WalCheckpointer(worker, options)
+    return new WalCheckpointer(worker, file, options)
+  }
+
+  /** Notes that a write committed (checkpoints wait for a quiet moment). */
+  noteWrite(): void {
+    this.lastWriteAt = performance.now()
+    this.dirty = true
+  }
+
+  private due(): boolean {
+    if (!this.dirty || this.inFlight !== undefined) return false
+    if (performance.now() - this.lastWriteAt >= (this.options.quietMs ?? 1000)) return true
+    try {
+      return statSync(`${this.file}-wal`).size >= (this.options.maxWalBytes ?? 64 * 1024 * 1024)
+    } catch {
+      return false
+    }
   }
 
   /** Runs one PASSIVE checkpoint now (one at a time: a call during another one shares its result). */
   checkpoint(): Promise<CheckpointResult> {
     if (this.closed || this.failed) return Promise.reject(new Error('the WAL checkpointer is closed'))
     this.inFlight ??= new Promise<CheckpointResult>((resolve, reject) => {
+      this.dirty = false
       const id = this.nextId++
       this.pending.set(id, { resolve, reject })
       this.worker.postMessage(id)
