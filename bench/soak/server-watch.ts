@@ -27,7 +27,9 @@ export class ServerWatch {
     private readonly pid: number,
   ) {}
 
-  start(): void {
+  /** Starts watching; a first scrape resets the server's loop-delay maximum, so start-up is not counted. */
+  async start(): Promise<void> {
+    await fetch(`${this.url}/metrics`).then((res) => res.text())
     this.rssStart = rssBytes(this.pid)
     this.timer = setInterval(() => void this.probe(), 100)
     this.scrapeTimer = setInterval(() => void this.scrapeLoopDelay(), 5000)

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const watch = new ServerWatch(server.url, server.child.pid!)
   const load = workload(server.url, ledger)
   for (const name of COLLECTIONS) await call(`${server.url}/v1/collections`, 'POST', { name })
-  watch.start()
+  await watch.start()
   const until = Date.now() + minutes * 60_000
   console.log(`soak: ${minutes} min against ${server.url} (data ${dataDir})`)
   await Promise.all([worker(until, load.lifecycle), worker(until, load.upsert), worker(until, load.upsert), worker(until, load.remove), worker(until, load.search), worker(until, load.search)])
