@@ -69,7 +69,7 @@ t.test('the interval runs checkpoints by itself, one at a time', async (t) => {
   write(500)
   checkpointer.noteWrite()
   const size = (await stat(`${file}-wal`)).size
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await new Promise((resolve) => setTimeout(resolve, 1000))
   write(1)
   // Had nothing checkpointed the 500 rows, this write would have been appended past them.
   t.equal((await stat(`${file}-wal`)).size, size, 'the timer checkpointed meanwhile: the write went to the start of the WAL')
@@ -77,7 +77,7 @@ t.test('the interval runs checkpoints by itself, one at a time', async (t) => {
 
 t.test('while writes keep coming the checkpoint waits for a quiet moment, unless the WAL grows past maxWalBytes', async (t) => {
   const { file, write } = await walDatabase(t)
-  const checkpointer = await WalCheckpointer.start(file, { intervalMs: 10, quietMs: 150, maxWalBytes: 10_000_000, log: () => undefined, onFailure: noFailure(t) })
+  const checkpointer = await WalCheckpointer.start(file, { intervalMs: 10, quietMs: 1500, maxWalBytes: 10_000_000, log: () => undefined, onFailure: noFailure(t) })
   t.teardown(() => checkpointer.close())
   await new Promise((resolve) => setTimeout(resolve, 60)) // the first tick checkpoints the empty WAL
   const sizes: number[] = []
@@ -89,7 +89,7 @@ t.test('while writes keep coming the checkpoint waits for a quiet moment, unless
   }
   t.ok(sizes.every((size, i) => i === 0 || size > sizes[i - 1]!), 'no checkpoint during the burst: every write appended to the WAL')
   const grown = (await stat(`${file}-wal`)).size
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await new Promise((resolve) => setTimeout(resolve, 2500))
   write(1)
   t.equal((await stat(`${file}-wal`)).size, grown, 'after the quiet period the WAL was checkpointed: the next write went to its start')
 
@@ -101,7 +101,7 @@ t.test('while writes keep coming the checkpoint waits for a quiet moment, unless
   eager.noteWrite()
   const walSize = (await stat(`${big.file}-wal`)).size
   t.ok(walSize > 200_000)
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await new Promise((resolve) => setTimeout(resolve, 500))
   eager.noteWrite()
   big.write(1)
   t.equal((await stat(`${big.file}-wal`)).size, walSize, 'a WAL past maxWalBytes is checkpointed although writes keep coming')
