@@ -44,6 +44,8 @@ stage, with each stage's p50/p95 milliseconds per query.
   --run-file FILE      also write a TREC run file (for pytrec_eval cross-checks)
   --stage-runs PREFIX  with --first-stage: also write each stage's own, unfused ranking to
                        PREFIX.<n>-<model>.run (for npm run bench:fuse-runs)
+  --checkpoint FILE    with --first-stage: append each reranked query to FILE (JSONL); run the same
+                       command again to resume after an interruption (settings must match)
 `
 
 async function main(): Promise<void> {
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     out: { type: 'string' },
     'run-file': { type: 'string' },
     'stage-runs': { type: 'string' },
+    checkpoint: { type: 'string' },
   })
   if (values.dataset === undefined) exitWithUsage(USAGE)
   const maxQueries = optionalPositiveInt('max-queries', values['max-queries']) // checked before the slow indexing
@@ -88,6 +91,7 @@ async function main(): Promise<void> {
       ...(values.out !== undefined && { out: values.out }),
       ...(values['run-file'] !== undefined && { runFile: values['run-file'] }),
       ...(values['stage-runs'] !== undefined && { stageRuns: values['stage-runs'] }),
+      ...(values.checkpoint !== undefined && { checkpoint: values.checkpoint }),
     })
     return
   }

@@ -1,3 +1,4 @@
+import { appendFile, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { createProgress } from '../../scripts/lib/progress.js'
 import { loadConfig } from '../../src/config.js'
@@ -9,7 +10,7 @@ import { resolveRerank } from '../../src/pipeline/rerank-stage.js'
 import { RerankerPool, parseRerankStages } from '../../src/rerank/reranker-pool.js'
 import { resultPath, writeResult } from '../lib/paths.js'
 import { loadAverage, machineInfo } from '../lib/report.js'
-import { evaluateReranking, type RerankEvaluationOutcome } from './rerank-evaluation.js'
+import { evaluateReranking, type QueryRecord, type RerankEvaluationOutcome } from './rerank-evaluation.js'
 import { judgedQueryIds } from './run-evaluation.js'
 
 export interface RerankEvalArgs {
@@ -26,6 +27,48 @@ export interface RerankEvalArgs {
   runFile?: string
   /** Also write each stage's own (unfused) ranking to `<stageRuns>.<n>-<model>.run`. */
   stageRuns?: string
+  /**
+   * A JSONL file each reranked query is appended to; a run started again with the same file and the
+   * same settings skips the queries it holds (long CPU evaluations survive an interrupted session).
+   */
+  checkpoint?: string
+}
+
+/** The settings a checkpoint file was written under: resuming with other ones is refused. */
+const checkpointHeader = (args: RerankEvalArgs, plan: unknown) => ({
+  dataset: path.basename(path.resolve(args.dataset)),
+  split: args.split,
+  first_stage: path.basename(args.firstStage),
+  depth: args.depth ?? 'all',
+  rerank: plan,
+})
+
+/** Queries an interrupted run recorded in `file` (empty when it does not exist yet; it is created with its header). */
+export async function openCheckpoint(file: string, header: object): Promise<Map<string, QueryRecord>> {
+  const done = new Map<string, QueryRecord>()
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    await writeFile(file, `${JSON.stringify({ header })}\n`)
+    return done
+  }
+  const lines = text.split('\n').filter((line) => line.trim().length > 0)
+  const first = lines.length > 0 ? (JSON.parse(lines[0]!) as { header?: object }) : {}
+  if (JSON.stringify(first.header) !== JSON.stringify(header)) {
+    throw new Error(`checkpoint ${file} was written for ${JSON.stringify(first.header)}; this run is ${JSON.stringify(header)} (use another file)`)
+  }
+  for (const line of lines.slice(1)) {
+    // A line cut short by the interruption is dropped; that query runs again.
+    try {
+      const record = JSON.parse(line) as QueryRecord
+      done.set(record.query, record)
+    } catch {
+      break
+    }
+  }
+  return done
 }
 
 /** The stages `--rerank` names, validated as a search request's `rerank.stages` is. */
@@ -66,6 +109,9 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
     ...(config.onnxIntraOpThreads > 0 && { intraOpThreads: config.onnxIntraOpThreads }),
     log: () => undefined,
   })
+  const done = args.checkpoint === undefined ? new Map<string, QueryRecord>() : await openCheckpoint(args.checkpoint, checkpointHeader(args, plan))
+  const resumed = judged.filter((id) => done.has(id)).length
+  if (resumed > 0) process.stderr.write(`resuming: ${resumed} of ${judged.length} queries read from ${args.checkpoint}\n`)
   let outcome: RerankEvaluationOutcome
   try {
     const stages = await Promise.all(plan.map(async (s) => ({ model: s.model, topN: s.top_n, ...(s.fusion !== undefined && { fusion: s.fusion }), reranker: await pool.get(s.model) })))
@@ -76,7 +122,9 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
       passage: (id) => passages.get(id),
       stages,
       recallAt: args.recallAt,
-      progress: createProgress({ label: `reranking ${dataset}/${args.split}`, total: judged.length }),
+      progress: createProgress({ label: `reranking ${dataset}/${args.split}`, total: judged.length - resumed }),
+      done,
+      ...(args.checkpoint !== undefined && { onQuery: (record: QueryRecord) => appendFile(args.checkpoint!, `${JSON.stringify(record)}\n`) }),
     })
   } finally {
     await pool.close()
@@ -90,6 +138,7 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
     queries: outcome.queries,
     ...(args.maxQueries !== undefined && { query_subset: { first: judged.length, order: 'qrels file order' } }),
     missing_passages: outcome.missingPassages,
+    ...(resumed > 0 && { resumed_queries: resumed }),
     stages: outcome.stages,
     machine: { ...machineInfo(), load_average: loadAverage() },
     date: new Date().toISOString(),

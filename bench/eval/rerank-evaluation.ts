@@ -30,6 +30,19 @@ export interface RerankEvaluationInput {
   recallAt?: readonly number[]
   mrrAt?: readonly number[]
   progress?: Progress
+  /** Queries already reranked by an earlier, interrupted run: their lists are taken as recorded. */
+  done?: ReadonlyMap<string, QueryRecord>
+  /** Called after each query that was reranked now (e.g. to append it to a checkpoint file). */
+  onQuery?: (record: QueryRecord) => Promise<void>
+}
+
+/** One query's outcome, enough to score it again without reranking (a checkpoint line). */
+export interface QueryRecord {
+  query: string
+  /** The first stage's order of the candidates that have text. */
+  first: string[]
+  /** Per stage: its own order (head, then tail), the order after it (fused when it fuses), its ms. */
+  stages: { own: string[]; after: string[]; ms?: number; truncated: number }[]
 }
 
 export interface StageResult {
@@ -76,6 +89,19 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
   const queryIds: string[] = []
   let missingPassages = 0
   for (const [queryId, queryText] of input.queries) {
+    const recorded = input.done?.get(queryId)
+    if (recorded !== undefined && recorded.stages.length === input.stages.length) {
+      queryIds.push(queryId)
+      firstLists.push(recorded.first)
+      recorded.stages.forEach((stage, i) => {
+        ownLists[i]!.push(stage.own)
+        depthLists[i]!.push(stage.after)
+        if (stage.ms !== undefined) stageMs[i]!.push(stage.ms)
+        truncated[i]! += stage.truncated
+      })
+      continue
+    }
+    const record: QueryRecord = { query: queryId, first: [], stages: [] }
     const scores = input.firstStage.get(queryId) ?? new Map<string, number>()
     let current: Candidate[] = []
     for (const [docId, score] of rankEntries(scores)) {
@@ -88,23 +114,30 @@ export async function evaluateReranking(input: RerankEvaluationInput): Promise<R
     }
     queryIds.push(queryId)
     firstLists.push(current.map((c) => c.id))
+    record.first = current.map((c) => c.id)
     // The same chain of reciprocal-rank sums as the search cascade (src/rerank/cascade.ts).
     let chain = startChain(current)
     for (const [i, stage] of input.stages.entries()) {
       const head = current.slice(0, stage.topN)
       const tail = current.slice(stage.topN)
+      let ms: number | undefined
+      let cut = 0
       if (head.length > 0) {
         const began = performance.now()
         const outcome = await stage.reranker.rank(queryText, head, { topN: head.length })
-        stageMs[i]!.push(performance.now() - began)
-        truncated[i]! += outcome.truncatedPassages
+        ms = performance.now() - began
+        stageMs[i]!.push(ms)
+        cut = outcome.truncatedPassages
+        truncated[i]! += cut
         ownLists[i]!.push([...outcome.candidates.map((c) => c.id), ...tail.map((c) => c.id)])
         const applied = applyStage(chain, outcome.candidates, stage.fusion, head.length)
         chain = applied.chain
         current = [...applied.order, ...tail]
       } else ownLists[i]!.push(current.map((c) => c.id))
       depthLists[i]!.push(current.map((c) => c.id))
+      record.stages.push({ own: ownLists[i]!.at(-1)!, after: depthLists[i]!.at(-1)!, ...(ms !== undefined && { ms }), truncated: cut })
     }
+    await input.onQuery?.(record)
     input.progress?.tick()
   }
   input.progress?.done()

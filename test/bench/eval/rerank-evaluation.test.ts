@@ -1,11 +1,11 @@
-import { cp, mkdtemp, readFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { loadConfig } from '../../../src/config.js'
 import { loadQrels, loadQueries, readCorpus } from '../../../src/eval/beir.js'
-import { evaluateReranking, type EvaluatedStage } from '../../../bench/eval/rerank-evaluation.js'
+import { evaluateReranking, type EvaluatedStage, type QueryRecord } from '../../../bench/eval/rerank-evaluation.js'
 import { formatStageTable, rerankPlan, runRerankEval } from '../../../bench/eval/rerank-eval-command.js'
 import { readTrecRun } from '../../../src/eval/trec-run.js'
 import type { Candidate } from '../../../src/candidate.js'
@@ -144,4 +144,63 @@ t.test('the stage table prints one row per stage', async (t) => {
   }, [20])
   t.match(table, /first stage\s+-\s+0\.5000\s+0\.6000\s+0\.7000\s+-\s+-/)
   t.match(table, /\+m\/x\s+20\s+0\.5500\s+0\.6500\s+0\.7000\s+2\.0\s+3\.0/)
+})
+
+t.test('a checkpoint replays recorded queries without reranking them, whole or in part', async (t) => {
+  const input = await loadFixture()
+  const calls: string[][] = []
+  const stages: EvaluatedStage[] = [
+    { model: 'first/long', topN: 3, reranker: byLength('first/long', calls) },
+    { model: 'second/long', topN: 2, fusion: 'rrf', reranker: byLength('second/long', calls) },
+  ]
+  const records: QueryRecord[] = []
+  const full = await evaluateReranking({ ...input, stages, recallAt: [2, 5], onQuery: async (r) => void records.push(r) })
+  t.equal(records.length, 4, 'one record per query, q4 (no candidates in the run) too')
+  const refusing: EvaluatedStage[] = stages.map((s) => ({ ...s, reranker: { ...s.reranker, rank: async () => t.fail(`${s.model} called`) as never } }))
+  const replayed = await evaluateReranking({ ...input, stages: refusing, recallAt: [2, 5], done: new Map(records.map((r) => [r.query, r])) })
+  t.same(replayed.stages.map((s) => s.metrics), full.stages.map((s) => s.metrics), 'same metrics from the records alone')
+  t.same([...replayed.run], [...full.run])
+  t.same(replayed.stageRuns.map((r) => [...r]), full.stageRuns.map((r) => [...r]))
+  calls.length = 0
+  const partial = await evaluateReranking({ ...input, stages, recallAt: [2, 5], done: new Map(records.slice(0, 2).map((r) => [r.query, r])) })
+  t.equal(calls.length, 2, 'only the unrecorded queries are reranked: q3 by both stages, q4 has no candidates')
+  t.same(partial.stages.map((s) => s.metrics), full.stages.map((s) => s.metrics))
+})
+
+t.test('--checkpoint: the command appends each query and a second run resumes from the file', async (t) => {
+  const modelsDir = await mkdtemp(path.join(os.tmpdir(), 'rerank-eval-ckpt-'))
+  await cp(await fixtureModelDir('tiny-cross-encoder'), path.join(modelsDir, 'test', 'tiny-cross-encoder'), { recursive: true })
+  const saved = process.env.FUNNEL_MODELS_DIR
+  process.env.FUNNEL_MODELS_DIR = modelsDir
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.FUNNEL_MODELS_DIR
+    else process.env.FUNNEL_MODELS_DIR = saved
+  })
+  const checkpoint = path.join(modelsDir, 'ckpt.jsonl')
+  const args = { dataset: fixture, split: 'test', firstStage: path.join(fixture, 'first-stage.run'), rerank: 'test/tiny-cross-encoder:4', recallAt: [5], checkpoint }
+  const quiet = async <T>(fn: () => Promise<T>): Promise<{ value: T; err: string }> => {
+    const write = process.stdout.write.bind(process.stdout)
+    const writeErr = process.stderr.write.bind(process.stderr)
+    const err: string[] = []
+    process.stdout.write = (() => true) as typeof process.stdout.write
+    process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write
+    try {
+      return { value: await fn(), err: err.join('') }
+    } finally {
+      process.stdout.write = write
+      process.stderr.write = writeErr
+    }
+  }
+  await quiet(() => runRerankEval({ ...args, out: path.join(modelsDir, 'a.json') }))
+  const lines = (await readFile(checkpoint, 'utf8')).trim().split('\n')
+  t.equal(lines.length, 1 + 4, 'a header, then one line per query')
+  // An interruption mid-write leaves a cut line: it is dropped and that query runs again.
+  await writeFile(checkpoint, `${lines.slice(0, 3).join('\n')}\n${lines[3]!.slice(0, 20)}`)
+  const second = await quiet(() => runRerankEval({ ...args, out: path.join(modelsDir, 'b.json') }))
+  t.match(second.err, /resuming: 2 of 4 queries/)
+  const a = JSON.parse(await readFile(path.join(modelsDir, 'a.json'), 'utf8'))
+  const b = JSON.parse(await readFile(path.join(modelsDir, 'b.json'), 'utf8'))
+  t.same(b.stages.map((s: { metrics: object }) => s.metrics), a.stages.map((s: { metrics: object }) => s.metrics), 'the resumed run scores the same')
+  t.equal(b.resumed_queries, 2)
+  await t.rejects(runRerankEval({ ...args, rerank: 'test/tiny-cross-encoder:2', out: path.join(modelsDir, 'c.json') }), /checkpoint .* was written for/, 'other settings refuse the file')
 })
