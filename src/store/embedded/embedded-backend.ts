@@ -182,6 +182,7 @@ export class EmbeddedBackend implements Backend {
       })
       this.store.db.pragma('wal_autocheckpoint = 0')
       this.walCheckpointer = checkpointer
+      this.options.log({ file: this.store.file }, 'WAL checkpoints run on a worker thread, between write bursts')
       return checkpointer
     } catch (error) {
       this.options.log({ err: error }, 'WAL checkpoint worker did not start; SQLite checkpoints on commit')
