@@ -97,6 +97,11 @@ export const INLINE_DF_TERMS = 4_096
 export const DF_DRAIN_STEP_TERMS = 512
 
 const KEY_PATTERN = /^[a-z][a-z0-9_]{0,62}$/
+
+/** Every table of the index with `key`, whatever settings it was built with (no open instance needed). */
+export function dropBm25Tables(db: Database.Database, key: string): void {
+  for (const suffix of ['', '_docs', '_df', '_df_pending', '_settings']) db.exec(`DROP TABLE IF EXISTS fts_${key}${suffix}`)
+}
 /** SQLite's default SQLITE_MAX_COMPOUND_SELECT: the weighted search is one UNION ALL arm per term. */
 export const MAX_WEIGHTED_TERMS = 500
 const SCHEMA_VERSION = 1
@@ -327,13 +332,7 @@ export class Bm25Index implements TermStatistics {
 
   /** Drops every table of this index. The instance must not be used afterwards. */
   drop(): void {
-    this.db.exec(`
-      DROP TABLE IF EXISTS ${this.table};
-      DROP TABLE IF EXISTS ${this.table}_docs;
-      DROP TABLE IF EXISTS ${this.table}_df;
-      DROP TABLE IF EXISTS ${this.table}_df_pending;
-      DROP TABLE IF EXISTS ${this.table}_settings;
-    `)
+    dropBm25Tables(this.db, this.key)
   }
 
   private createTables(): void {

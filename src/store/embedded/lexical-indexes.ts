@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { Value } from 'typebox/value'
 import { errors, isFunnelError } from '../../errors.js'
 import { yieldToEventLoop } from '../../event-loop.js'
-import { Bm25Index, preAnalyze, type LexicalDocument } from '../../retrieval/bm25-index.js'
+import { Bm25Index, dropBm25Tables, preAnalyze, type LexicalDocument } from '../../retrieval/bm25-index.js'
 import { AnalysisSettingsSchema, defaultAnalysisSettings, type AnalysisSettings } from '../../retrieval/text-analysis.js'
 import type { CollectionRecord } from '../backend.js'
 import type { SqliteStore } from './sqlite-store.js'
@@ -10,10 +10,8 @@ import type { SqliteStore } from './sqlite-store.js'
 /** FTS5 table names must be plain identifiers; collection names may hold '-' and capitals. */
 const tableKey = (collection: string): string => `c_${createHash('sha256').update(collection).digest('hex').slice(0, 24)}`
 
-/** Drops a collection's FTS tables whatever settings they were built with (Bm25Index's own drop needs an open instance). */
-function dropTables(store: SqliteStore, key: string): void {
-  for (const suffix of ['', '_docs', '_df', '_df_pending', '_settings']) store.db.exec(`DROP TABLE IF EXISTS fts_${key}${suffix}`)
-}
+/** Drops a collection's FTS tables whatever settings they were built with. */
+const dropTables = (store: SqliteStore, key: string): void => dropBm25Tables(store.db, key)
 
 /** The analysis settings a collection was created with (stored in its settings JSON). */
 export function lexicalSettings(row: Pick<CollectionRecord, 'settings'>): AnalysisSettings {

@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { loadConfig } from '../../../src/config.js'
 import { loadQrels, loadQueries, readCorpus } from '../../../src/eval/beir.js'
 import { evaluateReranking, type EvaluatedStage, type QueryRecord } from '../../../bench/eval/rerank-evaluation.js'
@@ -27,6 +27,19 @@ function byLength(name: string, calls: string[][]): Reranker {
     },
     async dispose() {},
   }
+}
+
+/** A temp models folder holding the tiny cross-encoder fixture, as FUNNEL_MODELS_DIR until the test ends. */
+async function useTinyCrossEncoder(t: Test, prefix: string): Promise<string> {
+  const modelsDir = await mkdtemp(path.join(os.tmpdir(), prefix))
+  await cp(await fixtureModelDir('tiny-cross-encoder'), path.join(modelsDir, 'test', 'tiny-cross-encoder'), { recursive: true })
+  const saved = process.env.FUNNEL_MODELS_DIR
+  process.env.FUNNEL_MODELS_DIR = modelsDir
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.FUNNEL_MODELS_DIR
+    else process.env.FUNNEL_MODELS_DIR = saved
+  })
+  return modelsDir
 }
 
 async function loadFixture() {
@@ -103,14 +116,7 @@ t.test('--rerank: model:top_n as rerank.stages, or default = FUNNEL_RERANK_STAGE
 })
 
 t.test('the command reranks a run file through the reranker pool and writes the result JSON', async (t) => {
-  const modelsDir = await mkdtemp(path.join(os.tmpdir(), 'rerank-eval-models-'))
-  await cp(await fixtureModelDir('tiny-cross-encoder'), path.join(modelsDir, 'test', 'tiny-cross-encoder'), { recursive: true })
-  const saved = process.env.FUNNEL_MODELS_DIR
-  process.env.FUNNEL_MODELS_DIR = modelsDir
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.FUNNEL_MODELS_DIR
-    else process.env.FUNNEL_MODELS_DIR = saved
-  })
+  const modelsDir = await useTinyCrossEncoder(t, 'rerank-eval-models-')
   const out = path.join(modelsDir, 'result.json')
   const printed: string[] = []
   const write = process.stdout.write.bind(process.stdout)
@@ -168,14 +174,7 @@ t.test('a checkpoint replays recorded queries without reranking them, whole or i
 })
 
 t.test('--checkpoint: the command appends each query and a second run resumes from the file', async (t) => {
-  const modelsDir = await mkdtemp(path.join(os.tmpdir(), 'rerank-eval-ckpt-'))
-  await cp(await fixtureModelDir('tiny-cross-encoder'), path.join(modelsDir, 'test', 'tiny-cross-encoder'), { recursive: true })
-  const saved = process.env.FUNNEL_MODELS_DIR
-  process.env.FUNNEL_MODELS_DIR = modelsDir
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.FUNNEL_MODELS_DIR
-    else process.env.FUNNEL_MODELS_DIR = saved
-  })
+  const modelsDir = await useTinyCrossEncoder(t, 'rerank-eval-ckpt-')
   const checkpoint = path.join(modelsDir, 'ckpt.jsonl')
   const args = { dataset: fixture, split: 'test', firstStage: path.join(fixture, 'first-stage.run'), rerank: 'test/tiny-cross-encoder:4', recallAt: [5], checkpoint }
   const quiet = async <T>(fn: () => Promise<T>): Promise<{ value: T; err: string }> => {
