@@ -26,6 +26,7 @@ import type {
 } from '../backend.js'
 import { LexicalIndexes, lexicalSettings } from './lexical-indexes.js'
 import { WalCheckpointer, type CheckpointResult } from './wal-checkpointer.js'
+import { WalSync, type WalSyncOptions } from './wal-sync.js'
 import { SqliteCalibratorRepository } from './sqlite-calibrators.js'
 import { SqliteStore, type CollectionRow } from './sqlite-store.js'
 
@@ -43,6 +44,8 @@ export interface EmbeddedBackendOptions {
   checkpointQuietMs?: number
   /** Awaited before each background step that applies queued BM25 document frequencies (tests hold it). */
   beforeDfStep?: (collection: string) => Promise<void>
+  /** How an acknowledged write's WAL frames are flushed (default: fsync on the thread pool; tests hold it). */
+  walFsync?: WalSyncOptions['fsync']
 }
 
 /** SQLite's default `wal_autocheckpoint` (pages), restored if the checkpoint worker dies. */
@@ -70,12 +73,13 @@ const record = (row: CollectionRow): CollectionRecord => ({
 })
 
 /**
- * The single-process backend: documents and full vectors in SQLite (WAL, synchronous=FULL), one
+ * The single-process backend: documents and full vectors in SQLite (WAL, synchronous=NORMAL, and the
+ * WAL fsynced off the event loop before a write is acknowledged: see WalSync), one
  * hnswlib index per collection at the index dims in memory (saved in the background, replayed from
  * SQLite's write sequence on open), BM25 in FTS5 tables written in the same transactions, and unless
  * a collection says `rescore_vectors: 'disk'` a compact in-memory copy of its full vectors for
  * rescoring (loaded from SQLite on open). An acknowledged write is in SQLite, FTS, the in-memory index
- * and the rescoring vectors before `upsert` resolves.
+ * and the rescoring vectors, and its WAL frames are on stable storage, before `upsert` resolves.
  *
  * @example
  *   const backend = new EmbeddedBackend({ dataDir: './data', indexSaveIntervalMs: 1000, log })
@@ -95,10 +99,13 @@ export class EmbeddedBackend implements Backend {
   private checkpointer: Promise<WalCheckpointer | undefined> | undefined
   /** The started checkpointer, for noting writes synchronously. */
   private walCheckpointer: WalCheckpointer | undefined
+  /** Flushes the WAL before a write is acknowledged (the store commits without fsync). */
+  private readonly walSync: WalSync
 
   constructor(private readonly options: EmbeddedBackendOptions) {
     this.store = new SqliteStore(path.join(options.dataDir, 'funnel.db'))
-    this.calibrators = new SqliteCalibratorRepository(this.store.db)
+    this.walSync = new WalSync(`${this.store.file}-wal`, { ...(options.walFsync !== undefined && { fsync: options.walFsync }) })
+    this.calibrators = new SqliteCalibratorRepository(this.store.db, () => this.walSync.sync())
     this.lexical = new LexicalIndexes(this.store, options.log, options.beforeDfStep)
     this.writeSliceMs = options.writeSliceMs ?? 10
   }
@@ -195,7 +202,10 @@ export class EmbeddedBackend implements Backend {
     return (await this.checkpointer)?.checkpoint()
   }
 
-  /** A write transaction; the WAL checkpointer is told, so it checkpoints between write bursts. */
+  /**
+   * A write transaction; the WAL checkpointer is told, so it checkpoints between write bursts. The
+   * commit is not yet durable: await `walSync.sync()` before acknowledging it.
+   */
   private write<T>(fn: () => T): T {
     const result = this.store.transaction(fn)
     this.walCheckpointer?.noteWrite()
@@ -236,6 +246,7 @@ export class EmbeddedBackend implements Backend {
     this.indexes.set(row.name, DenseIndex.create(this.hnswSettings(row)))
     const encoding = rescoreVectorsSetting(row)
     if (encoding !== 'disk') this.rescoreVectors.set(row.name, new RescoreVectors(encoding, row.dims))
+    await this.walSync.sync()
     return record(row)
   }
 
@@ -257,10 +268,12 @@ export class EmbeddedBackend implements Backend {
     })
     this.indexes.delete(name)
     this.rescoreVectors.delete(name)
+    const durable = this.walSync.sync()
     clearTimeout(this.saveTimers.get(name))
     this.saveTimers.delete(name)
     await this.saving.get(name)
     await DenseIndex.removeFiles(this.indexBase(name))
+    await durable
     return true
   }
 
@@ -320,6 +333,7 @@ export class EmbeddedBackend implements Backend {
       }
     }
     this.scheduleSave(collection)
+    await this.walSync.sync()
   }
 
   async delete(collection: string, ids: readonly string[]): Promise<string[]> {
@@ -339,6 +353,7 @@ export class EmbeddedBackend implements Backend {
     }
     index.seq = seq
     this.scheduleSave(collection)
+    await this.walSync.sync()
     return existing
   }
 
@@ -471,6 +486,7 @@ export class EmbeddedBackend implements Backend {
     for (const name of this.indexes.keys()) await this.saveIndex(name)
     this.indexes.clear()
     this.rescoreVectors.clear()
+    await this.walSync.close()
     this.store.close()
   }
 }

@@ -43,7 +43,11 @@ const toStored = (row: RawCalibrator): StoredCalibrator => ({
  * stage). `save` adds a new version of each and makes it the active one, all in one transaction.
  */
 export class SqliteCalibratorRepository implements CalibratorRepository {
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    /** Makes committed writes durable before `save` resolves (the store commits without fsync; see WalSync). */
+    private readonly durable: () => Promise<void> = async () => undefined,
+  ) {
     db.exec(SCHEMA)
   }
 
@@ -54,7 +58,7 @@ export class SqliteCalibratorRepository implements CalibratorRepository {
       'INSERT INTO calibrators (model, stage, version, calibrator, metrics, created_at, active) VALUES (?, ?, ?, ?, ?, ?, 1)',
     )
     const created_at = new Date().toISOString()
-    return this.db
+    const saved = this.db
       .transaction(() =>
         calibrators.map(({ model, stage, calibrator, metrics }) => {
           const { version } = nextVersion.get(model, stage) as { version: number }
@@ -64,6 +68,8 @@ export class SqliteCalibratorRepository implements CalibratorRepository {
         }),
       )
       .immediate()
+    await this.durable()
+    return saved
   }
 
   async active(model: string, stage: StageName): Promise<StoredCalibrator | undefined> {

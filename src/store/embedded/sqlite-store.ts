@@ -109,7 +109,9 @@ const toDocument = (row: RawDocument): StoredRecord => ({ ...toRecord(row), vect
 
 /**
  * The durable store: collections, documents and their full-dimension vectors in one SQLite file.
- * WAL with synchronous=FULL, so a committed batch survives a kill -9 or power loss. Every write bumps
+ * WAL with synchronous=NORMAL: a commit survives a kill -9 (the page cache outlives the process), and
+ * the owner makes it survive power loss by fsyncing the WAL off the event loop before acknowledging
+ * it (WalSync; FULL fsynced inside each COMMIT, on the event loop). Every write bumps
  * the collection's `seq`; rows and tombstones carry it, so an index saved at seq N can be brought up to
  * date by replaying what came after N instead of rebuilding.
  */
@@ -122,7 +124,7 @@ export class SqliteStore {
     mkdirSync(path.dirname(file), { recursive: true })
     this.db = new Database(file)
     this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = FULL')
+    this.db.pragma('synchronous = NORMAL')
     this.db.pragma('foreign_keys = ON')
     this.db.pragma('busy_timeout = 5000')
     this.db.exec(SCHEMA)
