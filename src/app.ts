@@ -21,6 +21,7 @@ import { COMPONENT_SCHEMAS } from './schemas/components.js'
 import rerankRoutes from './routes/rerank.js'
 import rerankV2Routes from './routes/rerank-v2.js'
 import searchRoutes from './routes/search.js'
+import jsonBody from './plugins/json-body.js'
 
 export const API_VERSION = '0.1.0'
 
@@ -39,8 +40,6 @@ function frameworkErrorCode(error: FastifyError): string {
       return error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? 'malformed_json' : 'invalid_request'
   }
 }
-
-const BODYLESS_METHODS: ReadonlySet<string> = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS'])
 
 /** Request fields whose length limit is a setting: exceeding one names the setting to raise. */
 const LENGTH_SETTINGS: Readonly<Record<string, string>> = {
@@ -110,14 +109,7 @@ export async function buildApp(config: Config, options: FastifyServerOptions = {
     ...options,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  // DELETE and GET take no body, yet some clients send `content-type: application/json` on every
-  // request; an empty body there is no body, not malformed JSON. Other methods keep Fastify's parser.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body.length === 0 && BODYLESS_METHODS.has(request.method)) return done(null, undefined)
-    parseJson(request, body as string, done)
-  })
+  await app.register(jsonBody, { workerMinBytes: config.jsonWorkerMinBytes })
 
   for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema)
   await app.register(swagger, {

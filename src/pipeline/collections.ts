@@ -212,17 +212,30 @@ export class CollectionService {
     })
   }
 
-  /** Embeds and upserts a batch; resolves once the backend has acknowledged every document. */
+  /**
+   * Embeds and upserts a batch a group at a time (about {@link UPSERT_GROUP_CHARS} characters each);
+   * resolves once the backend has acknowledged every document. Only one group's tokens, vectors and
+   * analysed terms are alive at once: embedding and analysing a whole 10 MB batch before writing it
+   * kept ~120 MB live, and the garbage collector's pauses over it were the longest event-loop stalls
+   * left (docs/benchmarks/event-loop.md). A batch that fails part-way leaves its earlier groups
+   * written, as a failed write slice already did; upserts are idempotent by id, so a retry is safe.
+   */
   upsert(name: string, docs: readonly DocumentInput[]): Promise<{ upserted: number; truncated: string[]; embed_ms: number }> {
     return this.withCollection(name, async (record) => {
       const model = await this.options.models.embedder(record.model)
       // Parsing and validating a large body (~60 ms for 10 MB) ran in this same stretch: let the loop turn first.
       await yieldToEventLoop()
-      const started = performance.now()
-      const embedded = await model.embed(docs.map((d) => d.text), 'document')
-      const embedMs = performance.now() - started
-      await this.backend.upsert(name, docs.map((d, i) => ({ id: d.id, text: d.text, metadata: d.metadata ?? null, vector: embedded.vectors[i]! })))
-      return { upserted: docs.length, truncated: docs.filter((_, i) => embedded.truncated[i]).map((d) => d.id), embed_ms: Math.round(embedMs * 100) / 100 }
+      let embedMs = 0
+      const truncated: string[] = []
+      for (const [start, end] of upsertGroups(docs)) {
+        const group = docs.slice(start, end)
+        const started = performance.now()
+        const embedded = await model.embed(group.map((d) => d.text), 'document')
+        embedMs += performance.now() - started
+        group.forEach((d, i) => embedded.truncated[i] && truncated.push(d.id))
+        await this.backend.upsert(name, group.map((d, i) => ({ id: d.id, text: d.text, metadata: d.metadata ?? null, vector: embedded.vectors[i]! })))
+      }
+      return { upserted: docs.length, truncated, embed_ms: Math.round(embedMs * 100) / 100 }
     })
   }
 
@@ -247,4 +260,24 @@ export class CollectionService {
     await this.whenOpen
     await this.backend.close()
   }
+}
+
+/** Text an upsert embeds and writes per group (see {@link CollectionService.upsert}). */
+export const UPSERT_GROUP_CHARS = 1_000_000
+
+/** [start, end) ranges of consecutive documents holding at most `maxChars` of text each (at least one document). */
+export function upsertGroups(docs: readonly { text: string }[], maxChars: number = UPSERT_GROUP_CHARS): [number, number][] {
+  const groups: [number, number][] = []
+  let start = 0
+  let chars = 0
+  docs.forEach((doc, i) => {
+    if (i > start && chars + doc.text.length > maxChars) {
+      groups.push([start, i])
+      start = i
+      chars = 0
+    }
+    chars += doc.text.length
+  })
+  if (start < docs.length) groups.push([start, docs.length])
+  return groups
 }
