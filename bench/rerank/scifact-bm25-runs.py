@@ -1,4 +1,4 @@
-"""BM25 top-k runs for SciFact queries that the trained cross-encoder never saw, for calibrate-cross-encoder.ts.
+"""BM25 top-k runs for SciFact queries that the trained cross-encoder never saw, for calibrate-reranker.ts.
 
 Uses the BM25 of scripts/dev-models/train_cross_encoder.py (Lucene k1 0.9 b 0.4) and its split: the
 train queries after the 60-query dev hold-out and past the first 120 (those trained on) are the
