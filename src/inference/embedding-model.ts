@@ -2,6 +2,7 @@ import { access, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { OnnxSession, padToTensor, tensorToFloat32, type OnnxFeeds, type SessionOptions } from './onnx.js'
 import { TextTokenizer, type TokenizedText } from './tokenizer.js'
+import { TokenizerWorker } from './tokenizer-worker.js'
 import { l2Normalize } from '../retrieval/vector-math.js'
 import { cutSortedBatches } from './length-buckets.js'
 import { LoopSlicer } from '../event-loop.js'
@@ -29,6 +30,13 @@ export interface EmbeddingModelOptions {
   /** Called after every ONNX run with its wall time and batch size (metrics). */
   onRun?: (ms: number, batchSize: number) => void
 }
+
+/**
+ * Texts of at least this many characters in one `embed` call are tokenised on the tokenizer worker
+ * (when the session runs on a worker thread); smaller calls, such as one query, stay on the calling
+ * thread, where they cost less than the round trip.
+ */
+export const TOKENIZE_ON_WORKER_CHARS = 16_384
 
 export interface EmbeddingBatch {
   vectors: Float32Array[]
@@ -108,6 +116,8 @@ export class EmbeddingModel {
     private readonly tokenizer: TextTokenizer,
     private readonly options: EmbeddingModelOptions,
     private readonly outputName: string,
+    /** Tokenises large calls off the calling thread; present when the session runs on a worker. */
+    private readonly tokenizerWorker?: TokenizerWorker,
   ) {}
 
   static async load(dir: string, loadOptions: EmbeddingModelOptions): Promise<EmbeddingModel> {
@@ -116,7 +126,9 @@ export class EmbeddingModel {
     const onnxFile = await findOnnxFile(dir)
     const tokenizer = await TextTokenizer.fromDirectory(dir)
     const session = await OnnxSession.open(onnxFile, options.session)
+    let tokenizerWorker: TokenizerWorker | undefined
     try {
+      if (session.onWorker) tokenizerWorker = await TokenizerWorker.start(dir)
       const inGraph = session.outputNames.includes('sentence_embedding')
       const pooling: Pooling = inGraph ? 'in-graph' : (options.pooling ?? (await readPooling(dir)) ?? 'mean')
       const outputName = inGraph
@@ -128,8 +140,9 @@ export class EmbeddingModel {
       const partial = new EmbeddingModel(options.id, 0, maxLength, pooling, [], session, tokenizer, options, outputName)
       const probe = await partial.runBatch([tokenizer.encode('dimension probe', maxLength)])
       const dims = probe[0]!.length
-      return new EmbeddingModel(options.id, dims, maxLength, pooling, options.matryoshkaDims ?? [], session, tokenizer, options, outputName)
+      return new EmbeddingModel(options.id, dims, maxLength, pooling, options.matryoshkaDims ?? [], session, tokenizer, options, outputName, tokenizerWorker)
     } catch (error) {
+      await tokenizerWorker?.close()
       await session.dispose()
       throw error
     }
@@ -146,13 +159,8 @@ export class EmbeddingModel {
 
   async embed(texts: readonly string[], kind: InputKind = 'document'): Promise<EmbeddingBatch> {
     const prefix = this.options.prefixes?.[kind] ?? ''
-    // Tokenising runs in JS (WordPiece/BPE): a 1,000-document batch took seconds, so it is sliced.
     const slicer = new LoopSlicer()
-    const encoded: TokenizedText[] = []
-    for (const text of texts) {
-      encoded.push(this.tokenizer.encode(prefix + text, this.maxLength))
-      await slicer.slice()
-    }
+    const encoded = await this.tokenize(texts.map((text) => prefix + text), slicer)
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[a]!.ids.length - encoded[b]!.ids.length)
     const vectors = new Array<Float32Array>(texts.length)
     const lengths = order.map((i) => encoded[i]!.ids.length)
@@ -167,6 +175,27 @@ export class EmbeddingModel {
       tokenCounts: encoded.map((e) => e.ids.length),
       truncated: encoded.map((e) => e.truncatedTokens > 0),
     }
+  }
+
+  /**
+   * Tokenising runs in JS (WordPiece/BPE): a 1,000-document batch took seconds. Large calls go to the
+   * tokenizer worker; otherwise it is sliced so the event loop keeps turning between texts.
+   */
+  private async tokenize(texts: readonly string[], slicer: LoopSlicer): Promise<TokenizedText[]> {
+    let chars = 0
+    for (const text of texts) chars += text.length
+    if (this.tokenizerWorker !== undefined && chars >= TOKENIZE_ON_WORKER_CHARS) return this.tokenizerWorker.encodeMany(texts, this.maxLength)
+    const encoded: TokenizedText[] = []
+    for (const text of texts) {
+      encoded.push(this.tokenizer.encode(text, this.maxLength))
+      await slicer.slice()
+    }
+    return encoded
+  }
+
+  /** Texts tokenised on the tokenizer worker so far (0 when the model has none). */
+  get textsTokenizedOnWorker(): number {
+    return this.tokenizerWorker?.encodedTexts ?? 0
   }
 
   private async runBatch(batch: readonly TokenizedText[]): Promise<Float32Array[]> {
@@ -203,7 +232,11 @@ export class EmbeddingModel {
   }
 
   async dispose(): Promise<void> {
-    await this.session.dispose()
+    try {
+      await this.tokenizerWorker?.close()
+    } finally {
+      await this.session.dispose()
+    }
   }
 }
 
