@@ -57,7 +57,10 @@ t.test('the README curl blocks run verbatim: a dense hit, a lexical hit, then a 
   // Models: the real offline default (built once, reused), and a hub that serves the reranker's files.
   const repoModels = path.join(repoRoot, 'models')
   const glove = await ensureDefaultModel(repoModels, () => {})
-  const modelsDir = t.testdir({})
+  // One fixture folder: each t.testdir() call empties the test's folder, so calling it again after the
+  // server started deleted the server's database files under it.
+  const root = t.testdir({ models: {}, data: {}, curl: { '.curlrc': 'write-out = "\\n"\n' } })
+  const modelsDir = path.join(root, 'models')
   const gloveLink = modelDirectory(modelsDir, defaultStaticModelEntry().id)
   await mkdir(path.dirname(gloveLink), { recursive: true })
   await symlink(glove, gloveLink)
@@ -68,7 +71,7 @@ t.test('the README curl blocks run verbatim: a dense hit, a lexical hit, then a 
   for (const file of hubFiles) await stat(path.join(fixture, file)) // the fixture has every file the entry lists
   const endpoint = await fakeHub(t, entry.source.repo, entry.source.revision, fixture, hubFiles)
 
-  const dataDir = t.testdir({})
+  const dataDir = path.join(root, 'data')
   const server = await startServer({ FUNNEL_MODELS_DIR: modelsDir, FUNNEL_DATA_DIR: dataDir, FUNNEL_AUTH: 'auto', FUNNEL_API_KEYS: '' })
   t.teardown(async () => {
     server.child.kill('SIGTERM')
@@ -76,7 +79,7 @@ t.test('the README curl blocks run verbatim: a dense hit, a lexical hit, then a 
   })
   const address = server.url.replace(/^http:\/\//, '')
   // curl prints bodies without a newline; a curlrc of the test's own gives one response per line.
-  const curlHome = t.testdir({ '.curlrc': 'write-out = "\\n"\n' })
+  const curlHome = path.join(root, 'curl')
   const shell = (block: string) =>
     run('bash', ['-euo', 'pipefail', '-c', block.replaceAll('localhost:8080', address)], {
       cwd: repoRoot,

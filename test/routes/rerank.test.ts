@@ -56,7 +56,7 @@ t.test('relevance_score is the fitted calibrator once there is one; a negative l
     before.results.every((r: { relevance_score: number }) => r.relevance_score > 0 && r.relevance_score < 1),
     'every uncalibrated score is inside (0, 1) whatever the logit sign',
   )
-  app.calibrators.save([
+  await app.calibrators.save([
     {
       model: CE,
       stage: 'cross_encoder',

@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3'
 import { mkdtemp, rm } from 'node:fs/promises'
-import type { FileHandle } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -17,7 +16,7 @@ async function dataDir(t: Test): Promise<string> {
 function heldFsync() {
   const calls: { release: () => void }[] = []
   let onCall: (() => void) | undefined
-  const fsync = async (_file: FileHandle) => {
+  const fsync = async (_fd: number) => {
     await new Promise<void>((release) => {
       calls.push({ release })
       onCall?.()
@@ -67,8 +66,7 @@ t.test('syncs asked for during a running fsync share the next one (group commit)
 t.test('a failed fsync rejects its callers and the next sync tries again', async (t) => {
   const dir = await dataDir(t)
   let fail = true
-  const sync = new WalSync(path.join(dir, 'missing-wal'), {})
-  await t.rejects(sync.sync(), { code: 'ENOENT' }, 'a WAL file that is not there is an error, not a silent success')
+  t.throws(() => new WalSync(path.join(dir, 'missing-wal'), {}), { code: 'ENOENT' }, 'a WAL file that is not there is an error, not a silent success')
   const file = path.join(dir, 'x')
   await import('node:fs/promises').then((fs) => fs.writeFile(file, 'wal'))
   const flaky = new WalSync(file, {
@@ -80,7 +78,17 @@ t.test('a failed fsync rejects its callers and the next sync tries again', async
   fail = false
   await flaky.sync()
   await flaky.close()
-  await sync.close()
+})
+
+t.test('the WAL stays syncable when its path is removed under a running server', async (t) => {
+  const dir = await dataDir(t)
+  const backend = new EmbeddedBackend({ dataDir: dir, indexSaveIntervalMs: 50, log: () => undefined, checkpointIntervalMs: 3_600_000 })
+  await backend.afterOpen()
+  await rm(`${backend.store.file}-wal`)
+  await backend.createCollection(spec('c'))
+  await backend.upsert('c', [{ id: 'a', text: 'alpha', metadata: null, vector: Float32Array.of(1, 0) }])
+  t.equal(backend.store.countDocuments('c'), 1, 'writes are still acknowledged: the descriptor outlives the path')
+  await backend.close()
 })
 
 t.test('the store commits without fsync and a write is acknowledged only after the WAL is synced (issue 13, finding 4)', async (t) => {

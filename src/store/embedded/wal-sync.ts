@@ -1,8 +1,12 @@
-import { open, type FileHandle } from 'node:fs/promises'
+import { close, fsync, openSync } from 'node:fs'
+import { promisify } from 'node:util'
+
+const fsyncFd = promisify(fsync)
+const closeFd = promisify(close)
 
 export interface WalSyncOptions {
-  /** Flushes the WAL file to stable storage (default: `FileHandle.sync`, an fsync on libuv's thread pool). Tests hold it. */
-  fsync?: (file: FileHandle) => Promise<void>
+  /** Flushes the WAL file to stable storage (default: fsync on libuv's thread pool). Tests hold it. */
+  fsync?: (fd: number) => Promise<void>
 }
 
 /**
@@ -17,15 +21,17 @@ export interface WalSyncOptions {
  * the file, whichever descriptor wrote it. Concurrent writers share fsyncs (group commit): a `sync()`
  * asked for while one runs is served by the next one, which starts after it.
  *
- * The main connection keeps the WAL file open for the backend's lifetime, so the file this class
- * opened once is the one SQLite writes (checkpoints reuse it from the start; they never delete it).
+ * The file is opened once, when this is constructed (the store has just opened the database in WAL
+ * mode, so it exists), and kept open: SQLite's main connection keeps the same file for the backend's
+ * lifetime (checkpoints reuse it from the start; they never delete it), and a descriptor keeps
+ * working even if the path is removed under a running server.
  *
  * @example
  *   backend.write(() => store.upsertDocuments(...))   // committed, not yet durable
  *   await walSync.sync()                              // now acknowledge
  */
 export class WalSync {
-  private handle: Promise<FileHandle> | undefined
+  private readonly fd: number
   private running: Promise<void> | undefined
   private next: Promise<void> | undefined
   private closed = false
@@ -34,7 +40,9 @@ export class WalSync {
     /** The `-wal` file beside the database. */
     readonly file: string,
     private readonly options: WalSyncOptions = {},
-  ) {}
+  ) {
+    this.fd = openSync(file, 'r+')
+  }
 
   /** Resolves once everything committed before the call is on stable storage. */
   sync(): Promise<void> {
@@ -56,25 +64,16 @@ export class WalSync {
     return this.next
   }
 
-  private async flush(): Promise<void> {
-    this.handle ??= open(this.file, 'r+')
-    let handle: FileHandle
-    try {
-      handle = await this.handle
-    } catch (error) {
-      this.handle = undefined
-      throw error
-    }
-    await (this.options.fsync ?? ((file: FileHandle) => file.sync()))(handle)
+  private flush(): Promise<void> {
+    return (this.options.fsync ?? fsyncFd)(this.fd)
   }
 
   /** Waits for flushes in flight, then closes the file. */
   async close(): Promise<void> {
+    if (this.closed) return
     this.closed = true
     await this.next?.catch(() => undefined)
     await this.running?.catch(() => undefined)
-    const handle = await this.handle?.catch(() => undefined)
-    this.handle = undefined
-    await handle?.close()
+    await closeFd(this.fd)
   }
 }
