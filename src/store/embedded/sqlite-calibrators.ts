@@ -1,8 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { StageName } from '../../candidate.js'
-import type { CalibratorRepository } from '../../calibration/calibrator-repository.js'
-import type { CalibrationMetrics, NewCalibrator, StoredCalibrator } from '../../calibration/calibrator-store.js'
-import { parseCalibrator } from '../../calibration/fit.js'
+import { storedCalibrator, type CalibratorRepository, type CalibratorRow } from '../../calibration/calibrator-repository.js'
+import type { NewCalibrator, StoredCalibrator } from '../../calibration/calibrator-store.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS calibrators (
@@ -18,25 +17,11 @@ CREATE TABLE IF NOT EXISTS calibrators (
 CREATE UNIQUE INDEX IF NOT EXISTS calibrators_one_active ON calibrators (model, stage) WHERE active = 1;
 `
 
-interface RawCalibrator {
-  model: string
-  stage: string
-  version: number
-  calibrator: string
-  metrics: string
-  created_at: string
+interface RawCalibrator extends CalibratorRow {
   active: number
 }
 
-const toStored = (row: RawCalibrator): StoredCalibrator => ({
-  model: row.model,
-  stage: row.stage as StageName,
-  version: row.version,
-  calibrator: parseCalibrator(JSON.parse(row.calibrator)),
-  metrics: JSON.parse(row.metrics) as CalibrationMetrics,
-  created_at: row.created_at,
-  active: row.active === 1,
-})
+const toStored = (row: RawCalibrator): StoredCalibrator => storedCalibrator(row, row.active === 1)
 
 /**
  * Calibrators in the embedded backend's SQLite file (table `calibrators`), versioned per (model,

@@ -1,7 +1,6 @@
 import { Filters, type ConsistencyLevel, type WeaviateClient } from 'weaviate-client'
-import type { CalibratorRepository } from '../../calibration/calibrator-repository.js'
-import type { CalibrationMetrics, NewCalibrator, StoredCalibrator } from '../../calibration/calibrator-store.js'
-import { parseCalibrator } from '../../calibration/fit.js'
+import { storedCalibrator, type CalibratorRepository, type CalibratorRow } from '../../calibration/calibrator-repository.js'
+import type { NewCalibrator, StoredCalibrator } from '../../calibration/calibrator-store.js'
 import { awaitClassOnEveryNode, ensureMetaClass, type CatalogOptions } from './collection-catalog.js'
 import { calibratorClassName, calibratorUuid } from './weaviate-names.js'
 import type { NodePool } from './weaviate-nodes.js'
@@ -11,14 +10,8 @@ type Stage = StoredCalibrator['stage']
 /** Versions read per (model, stage): a refit a day for 27 years. */
 const MAX_VERSIONS = 10_000
 
-interface CalibratorProperties {
-  model: string
-  stage: string
-  version: number
-  calibrator: string
-  metrics: string
-  created_at: string
-}
+/** A calibrator object's properties: the stored row itself. */
+type CalibratorProperties = CalibratorRow
 
 /**
  * Calibrators in the cluster (class `<prefix>Meta_Calibrators`), one object per (model, stage,
@@ -154,12 +147,4 @@ export class WeaviateCalibratorRepository implements CalibratorRepository {
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
-const toStored = (c: CalibratorProperties, active: boolean): StoredCalibrator => ({
-  model: c.model,
-  stage: c.stage as Stage,
-  version: c.version,
-  calibrator: parseCalibrator(JSON.parse(c.calibrator)),
-  metrics: JSON.parse(c.metrics) as CalibrationMetrics,
-  created_at: c.created_at,
-  active,
-})
+const toStored = (c: CalibratorProperties, active: boolean): StoredCalibrator => storedCalibrator(c, active)
