@@ -5,9 +5,9 @@ import { loadConfig } from '../../src/config.js'
 import { documentText, loadQrels, loadQueries, readCorpus } from '../../src/eval/beir.js'
 import { rankEntries } from '../../src/eval/metrics.js'
 import { readTrecRun, writeTrecRun } from '../../src/eval/trec-run.js'
-import { readManifest } from '../../src/models/manifest.js'
 import { resolveRerank } from '../../src/pipeline/rerank-stage.js'
-import { RerankerPool, parseRerankStages } from '../../src/rerank/reranker-pool.js'
+import { parseRerankStages } from '../../src/rerank/reranker-pool.js'
+import { benchRerankerPool } from '../lib/rerankers.js'
 import { resultPath, writeResult } from '../lib/paths.js'
 import { loadAverage, machineInfo } from '../lib/report.js'
 import { evaluateReranking, type QueryRecord, type RerankEvaluationOutcome } from './rerank-evaluation.js'
@@ -102,13 +102,7 @@ export async function runRerankEval(args: RerankEvalArgs): Promise<void> {
   const passages = new Map<string, string>()
   for await (const doc of readCorpus(datasetDir)) if (wantedDocs.has(doc.id)) passages.set(doc.id, documentText(doc))
 
-  const pool = new RerankerPool({
-    modelsDir: config.modelsDir,
-    manifest: readManifest(),
-    listwise: { windowSize: config.listwiseWindow, stride: config.listwiseStride, fence: config.listwiseFence },
-    ...(config.onnxIntraOpThreads > 0 && { intraOpThreads: config.onnxIntraOpThreads }),
-    log: () => undefined,
-  })
+  const pool = benchRerankerPool(config)
   const done = args.checkpoint === undefined ? new Map<string, QueryRecord>() : await openCheckpoint(args.checkpoint, checkpointHeader(args, plan))
   const resumed = judged.filter((id) => done.has(id)).length
   if (resumed > 0) process.stderr.write(`resuming: ${resumed} of ${judged.length} queries read from ${args.checkpoint}\n`)

@@ -15,11 +15,10 @@ import { documentText, loadQrels, loadQueries, readCorpus } from '../../src/eval
 import { rankEntries } from '../../src/eval/metrics.js'
 import { createProgress } from '../../scripts/lib/progress.js'
 import { readTrecRun } from '../../src/eval/trec-run.js'
-import { readManifest } from '../../src/models/manifest.js'
 import { relevanceScores } from '../../src/rerank/relevance.js'
-import { RerankerPool } from '../../src/rerank/reranker-pool.js'
 import type { Reranker } from '../../src/rerank/reranker.js'
 import { exitWithUsage, parseCommand, positiveInt } from '../lib/args.js'
+import { benchRerankerPool } from '../lib/rerankers.js'
 import { resultPath, writeResult } from '../lib/paths.js'
 import { machineInfo } from '../lib/report.js'
 
@@ -88,13 +87,7 @@ async function main(): Promise<void> {
   })
   if (values.model === undefined || values.fit === undefined) exitWithUsage(USAGE)
   const config = loadConfig(process.env, { logLevel: 'warn' })
-  const pool = new RerankerPool({
-    modelsDir: config.modelsDir,
-    manifest: readManifest(),
-    listwise: { windowSize: config.listwiseWindow, stride: config.listwiseStride, fence: config.listwiseFence },
-    ...(config.onnxIntraOpThreads > 0 && { intraOpThreads: config.onnxIntraOpThreads }),
-    log: () => undefined,
-  })
+  const pool = benchRerankerPool(config)
   const depth = positiveInt('depth', values.depth)
   try {
     const reranker = await pool.get(values.model)
