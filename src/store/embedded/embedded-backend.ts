@@ -3,7 +3,7 @@ import path from 'node:path'
 import { elapsedMs } from '../../candidate.js'
 import { errors } from '../../errors.js'
 import { LoopSlicer, yieldToEventLoop } from '../../event-loop.js'
-import { chunkEnd } from './write-chunks.js'
+import { WriteSlice, chunkEnd } from './write-chunks.js'
 import type { TermStatistics } from '../../retrieval/bm25-index.js'
 import { rescoreAtFullDims, type ScoredLabel } from '../../retrieval/rescore.js'
 import { RescoreVectors } from '../../retrieval/rescore-vectors.js'
@@ -302,13 +302,15 @@ export class EmbeddedBackend implements Backend {
     const index = this.index(collection)
     const rescoreVectors = this.rescoreVectors.get(collection)
     let next = 0
+    const slice = new WriteSlice(this.writeSliceMs)
     while (next < docs.length) {
-      const started = performance.now()
       const written: [number, Float32Array][] = []
       const seq = this.write(() => {
         let seq: number | undefined
-        // At least one chunk per transaction, all under one write sequence number; stop once it has used its time.
-        while (next < docs.length && (seq === undefined || performance.now() - started < this.writeSliceMs)) {
+        slice.begin()
+        // At least one chunk per transaction, all under one write sequence number; no chunk that would overrun the slice.
+        while (next < docs.length && slice.canStartChunk()) {
+          slice.chunkStarted()
           const chunk = docs.slice(next, chunkEnd(docs, next))
           const result = this.store.upsertDocuments(collection, chunk, seq)
           this.lexical.onUpsert(row, chunk)
@@ -318,6 +320,7 @@ export class EmbeddedBackend implements Backend {
           })
           seq = result.seq
           next += chunk.length
+          slice.chunkEnded()
         }
         return seq!
       })

@@ -20,3 +20,46 @@ export function chunkEnd(docs: readonly { text: string }[], start: number): numb
   }
   return end
 }
+
+/**
+ * The time budget of one write transaction. A chunk is started only if one as long as the longest so
+ * far still fits, so a transaction ends near its budget instead of up to a whole chunk past it: a
+ * 10 KB document's chunk took 7-21 ms here, and starting one at 9 ms of a 10 ms slice made 30-40 ms
+ * transactions. The first chunk of a transaction always starts (every transaction makes progress).
+ *
+ * @example
+ *   const slice = new WriteSlice(10)
+ *   slice.begin()
+ *   while (more() && slice.canStartChunk()) { slice.chunkStarted(); writeChunk(); slice.chunkEnded() }
+ */
+export class WriteSlice {
+  private beganAt = 0
+  private chunkAt = 0
+  private chunks = 0
+  /** The longest chunk seen by this slice object (kept across transactions of one write). */
+  longestChunkMs = 0
+
+  constructor(
+    readonly budgetMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Starts a transaction's budget. */
+  begin(): void {
+    this.beganAt = this.now()
+    this.chunks = 0
+  }
+
+  canStartChunk(): boolean {
+    return this.chunks === 0 || this.now() - this.beganAt + this.longestChunkMs < this.budgetMs
+  }
+
+  chunkStarted(): void {
+    this.chunkAt = this.now()
+  }
+
+  chunkEnded(): void {
+    this.chunks++
+    this.longestChunkMs = Math.max(this.longestChunkMs, this.now() - this.chunkAt)
+  }
+}
