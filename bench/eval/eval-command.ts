@@ -39,6 +39,9 @@ stage, with each stage's p50/p95 milliseconds per query.
   --request JSON       extra search request fields merged into every query (e.g. fusion weights)
   --collection NAME    collection to (re)use (default derived from dataset and model)
   --reuse              keep an existing collection with the same document count
+  --vectors-from NAME  build the collection from the full-dimension vectors stored in collection NAME
+                       (same --data-dir and model) instead of embedding the corpus again: funnel rows
+                       at other --index-dims for the cost of an index build
   --data-dir DIR       where the evaluation collection lives (default a folder under the OS temp dir)
   --out FILE           JSON result file (default bench-results/eval-<dataset>-<time>.json)
   --run-file FILE      also write a TREC run file (for pytrec_eval cross-checks)
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
     'recall-at': { type: 'string', default: '20,100' },
     collection: { type: 'string' },
     reuse: { type: 'boolean', default: false },
+    'vectors-from': { type: 'string' },
     'data-dir': { type: 'string' },
     out: { type: 'string' },
     'run-file': { type: 'string' },
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
       model,
       ...(indexDims !== undefined && { index: { dims: indexDims } }),
       reuse: values.reuse,
+      ...(values['vectors-from'] !== undefined && { vectorsFrom: values['vectors-from'] }),
     })
     const extra: Record<string, unknown> = {
       ...(values.mode !== undefined && { mode: values.mode }),
@@ -140,7 +145,7 @@ async function main(): Promise<void> {
       metrics: outcome.metrics,
       ...(outcome.prf_original_share !== undefined && { prf_original_share: outcome.prf_original_share }),
       latency_ms: latency,
-      indexing: { documents: indexing.documents, seconds: Math.round(indexing.seconds * 10) / 10, docs_per_second: Math.round(indexing.docsPerSecond), reused: indexing.reused },
+      indexing: { documents: indexing.documents, seconds: Math.round(indexing.seconds * 10) / 10, docs_per_second: Math.round(indexing.docsPerSecond), reused: indexing.reused, ...(indexing.vectorsFrom !== undefined && { vectors_from: indexing.vectorsFrom }) },
       machine: machineInfo(),
       date: new Date().toISOString(),
     }

@@ -24,6 +24,12 @@ export interface IndexOptions {
   batchSize?: number
   /** Reuse an existing collection with the same document count instead of re-indexing. */
   reuse?: boolean
+  /**
+   * Take each document's full-dimension vector from this collection (same data dir, same model, every
+   * corpus document stored) instead of embedding it again: a Matryoshka funnel row at other index
+   * dims costs an index build, not hours of embedding. Text and lexical analysis are written as usual.
+   */
+  vectorsFrom?: string
 }
 
 export interface IndexReport {
@@ -31,6 +37,8 @@ export interface IndexReport {
   seconds: number
   docsPerSecond: number
   reused: boolean
+  /** The collection the vectors were copied from (no embedding), when `vectorsFrom` was given. */
+  vectorsFrom?: string
 }
 
 /** Counts the lines of a corpus so progress can show a total and an ETA. */
@@ -47,6 +55,12 @@ export async function indexBeirCorpus(app: FastifyInstance, datasetDir: string, 
   if (existing !== undefined && options.reuse === true && (await app.backend.collectionStats(options.collection)).count === total) {
     return { documents: total, seconds: 0, docsPerSecond: 0, reused: true }
   }
+  const source = options.vectorsFrom === undefined ? undefined : await app.backend.getCollection(options.vectorsFrom)
+  if (options.vectorsFrom !== undefined) {
+    if (source === undefined) throw new Error(`--vectors-from ${options.vectorsFrom}: no such collection in this data dir`)
+    if (options.model !== undefined && source.model !== options.model) throw new Error(`--vectors-from ${options.vectorsFrom}: its model is ${source.model}, not ${options.model}`)
+    if (options.vectorsFrom === options.collection) throw new Error('--vectors-from must name another collection than the one being built')
+  }
   if (existing !== undefined) await app.collections.drop(options.collection)
   await app.collections.create({
     name: options.collection,
@@ -60,7 +74,13 @@ export async function indexBeirCorpus(app: FastifyInstance, datasetDir: string, 
   let batch: { id: string; text: string }[] = []
   const flush = async () => {
     if (batch.length === 0) return
-    await app.collections.upsert(options.collection, batch)
+    if (source === undefined) await app.collections.upsert(options.collection, batch)
+    else {
+      const vectors = await app.backend.vectors(source.name, batch.map((d) => d.id))
+      const missing = batch.find((d) => !vectors.has(d.id))
+      if (missing !== undefined) throw new Error(`--vectors-from ${source.name}: document ${missing.id} is not stored there`)
+      await app.backend.upsert(options.collection, batch.map((d) => ({ id: d.id, text: d.text, metadata: null, vector: vectors.get(d.id)! })))
+    }
     progress.tick(batch.length)
     batch = []
   }
@@ -72,5 +92,5 @@ export async function indexBeirCorpus(app: FastifyInstance, datasetDir: string, 
   await flush()
   progress.done()
   const seconds = (performance.now() - started) / 1000
-  return { documents: total, seconds, docsPerSecond: total / seconds, reused: false }
+  return { documents: total, seconds, docsPerSecond: total / seconds, reused: false, ...(source !== undefined && { vectorsFrom: source.name }) }
 }
