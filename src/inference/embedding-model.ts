@@ -199,36 +199,20 @@ export class EmbeddingModel {
   }
 
   private async runBatch(batch: readonly TokenizedText[]): Promise<Float32Array[]> {
-    const { tensor: inputIds, maxLen } = padToTensor(batch.map((b) => b.ids))
+    const { tensor: inputIds } = padToTensor(batch.map((b) => b.ids))
     const feeds: OnnxFeeds = { input_ids: inputIds }
     const mask = padToTensor(batch.map((b) => b.ids.map(() => 1))).tensor
     if (this.session.inputNames.includes('attention_mask')) feeds.attention_mask = mask
     if (this.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = padToTensor(batch.map((b) => b.typeIds)).tensor
     const started = performance.now()
-    const output = (await this.session.run(feeds, [this.outputName]))[this.outputName]!
+    // Token states are pooled where the session runs (on its worker, when it has one): only [batch, hidden] comes back.
+    const pool = this.pooling === 'in-graph' ? undefined : { output: this.outputName, mode: this.pooling, lengths: batch.map((b) => b.ids.length) }
+    const output = (await this.session.run(feeds, [this.outputName], pool))[this.outputName]!
     this.options.onRun?.(performance.now() - started, batch.length)
     const data = tensorToFloat32(output)
     const normalize = this.options.normalize ?? true
-    if (this.pooling === 'in-graph') {
-      const dims = output.dims[1]!
-      return batch.map((_, b) => maybeNormalize(Float32Array.from(data.subarray(b * dims, (b + 1) * dims)), normalize))
-    }
-    const hidden = output.dims[2]!
-    return batch.map((item, b) => {
-      const base = b * maxLen * hidden
-      const pooled = new Float32Array(hidden)
-      if (this.pooling === 'cls') {
-        pooled.set(data.subarray(base, base + hidden))
-      } else {
-        const length = item.ids.length
-        for (let t = 0; t < length; t++) {
-          const row = base + t * hidden
-          for (let h = 0; h < hidden; h++) pooled[h]! += data[row + h]!
-        }
-        for (let h = 0; h < hidden; h++) pooled[h] = pooled[h]! / Math.max(length, 1)
-      }
-      return maybeNormalize(pooled, normalize)
-    })
+    const dims = output.dims[1]!
+    return batch.map((_, b) => maybeNormalize(Float32Array.from(data.subarray(b * dims, (b + 1) * dims)), normalize))
   }
 
   async dispose(): Promise<void> {

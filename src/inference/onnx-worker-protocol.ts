@@ -1,3 +1,5 @@
+import type { PoolRequest } from './token-pooling.js'
+
 /** Messages between `OnnxSession` (onnx.ts) and its worker thread (onnx-worker-thread.ts). */
 
 /** A tensor as it crosses threads: its typed array is copied by structured clone. */
@@ -15,7 +17,9 @@ export interface WireMetadata {
   shape?: readonly (number | string)[]
 }
 
-export type WorkerRequest = { kind: 'run'; id: number; feeds: Record<string, WireTensor>; outputs?: readonly string[] } | { kind: 'release' }
+export type WorkerRequest =
+  | { kind: 'run'; id: number; feeds: Record<string, WireTensor>; outputs?: readonly string[]; pool?: PoolRequest }
+  | { kind: 'release' }
 
 export type WorkerReply =
   | { kind: 'ready'; inputNames: string[]; outputNames: string[]; inputMetadata: WireMetadata[]; outputMetadata: WireMetadata[] }

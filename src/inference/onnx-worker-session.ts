@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import type { WireMetadata, WireTensor, WorkerReply, WorkerRequest } from './onnx-worker-protocol.js'
+import type { PoolRequest } from './token-pooling.js'
 
 interface Pending {
   resolve: (outputs: Record<string, WireTensor>) => void
@@ -57,12 +58,13 @@ export class WorkerSessionBackend {
     return new WorkerSessionBackend(worker, ready.inputNames, ready.outputNames, ready.inputMetadata, ready.outputMetadata)
   }
 
-  run(feeds: Record<string, WireTensor>, outputs?: readonly string[]): Promise<Record<string, WireTensor>> {
+  /** Runs the session on the worker; with `pool`, that output is pooled there (token-pooling.ts). */
+  run(feeds: Record<string, WireTensor>, outputs?: readonly string[], pool?: PoolRequest): Promise<Record<string, WireTensor>> {
     if (this.dead !== undefined) return Promise.reject(this.dead)
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject })
-      this.post({ kind: 'run', id, feeds, ...(outputs !== undefined && { outputs }) })
+      this.post({ kind: 'run', id, feeds, ...(outputs !== undefined && { outputs }), ...(pool !== undefined && { pool }) })
     })
   }
 

@@ -6,12 +6,28 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
 import type { WorkerReply, WorkerRequest, WireTensor } from './onnx-worker-protocol.js'
+import { floatData, poolTokens, type PoolRequest } from './token-pooling.js'
 
 const { modelPath, sessionOptions } = workerData as { modelPath: string; sessionOptions: ort.InferenceSession.SessionOptions }
 const port = parentPort!
 
 const toWire = (tensor: ort.Tensor): WireTensor => ({ type: tensor.type, dims: [...tensor.dims], data: tensor.data as WireTensor['data'] })
-const post = (reply: WorkerReply) => port.postMessage(reply)
+const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer)
+
+/** The run's outputs as sent back: the pooled output, if asked for, replaces its token states (and is transferred, not copied). */
+function reply(id: number, outputs: ort.InferenceSession.OnnxValueMapType, pool: PoolRequest | undefined): void {
+  const wire: Record<string, WireTensor> = {}
+  const transfer: ArrayBuffer[] = []
+  for (const [name, tensor] of Object.entries(outputs)) {
+    if (pool !== undefined && name === pool.output) {
+      const pooled = poolTokens(floatData(tensor.type, tensor.data), tensor.dims, pool.lengths, pool.mode)
+      wire[name] = { type: 'float32', dims: [tensor.dims[0]!, tensor.dims[2]!], data: pooled }
+      transfer.push(pooled.buffer as ArrayBuffer)
+    } else wire[name] = toWire(tensor)
+  }
+  if (pool !== undefined && wire[pool.output] === undefined) throw new Error(`cannot pool output ${pool.output}: the run did not return it`)
+  post({ kind: 'result', id, outputs: wire }, transfer)
+}
 
 try {
   const session = await ort.InferenceSession.create(modelPath, sessionOptions)
@@ -27,10 +43,9 @@ try {
       Object.entries(request.feeds).map(([name, t]) => [name, new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims)]),
     )
     const running = request.outputs === undefined ? session.run(feeds) : session.run(feeds, request.outputs)
-    running.then(
-      (outputs) => post({ kind: 'result', id: request.id, outputs: Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, toWire(t)])) }),
-      (error: unknown) => post({ kind: 'error', id: request.id, message: (error as Error).message }),
-    )
+    running
+      .then((outputs) => reply(request.id, outputs, request.pool))
+      .catch((error: unknown) => post({ kind: 'error', id: request.id, message: (error as Error).message }))
   })
   post({
     kind: 'ready',

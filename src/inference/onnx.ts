@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-node'
 import type { WireMetadata, WireTensor } from './onnx-worker-protocol.js'
 import { WorkerSessionBackend } from './onnx-worker-session.js'
+import { floatData, poolTokens, type PoolRequest } from './token-pooling.js'
 
 export type OnnxTensor = ort.Tensor
 export type OnnxFeeds = Record<string, ort.Tensor>
@@ -33,7 +34,7 @@ interface SessionBackend {
   readonly outputNames: readonly string[]
   readonly inputMetadata: readonly WireMetadata[]
   readonly outputMetadata: readonly WireMetadata[]
-  run(feeds: OnnxFeeds, outputs?: readonly string[]): Promise<Record<string, OnnxTensor>>
+  run(feeds: OnnxFeeds, outputs?: readonly string[], pool?: PoolRequest): Promise<Record<string, OnnxTensor>>
   release(): Promise<void>
 }
 
@@ -42,6 +43,13 @@ const fromWire = (tensor: WireTensor): OnnxTensor => new ort.Tensor(tensor.type 
 const mapValues = <A, B>(record: Record<string, A>, fn: (value: A) => B): Record<string, B> =>
   Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]))
 
+/** The pooled `[batch, hidden]` tensor of a `[batch, tokens, hidden]` output (in-thread sessions). */
+function pooledTensor(output: OnnxTensor | undefined, pool: PoolRequest): OnnxTensor {
+  if (output === undefined) throw new Error(`cannot pool output ${pool.output}: the run did not return it`)
+  const pooled = poolTokens(floatData(output.type, output.data), output.dims, pool.lengths, pool.mode)
+  return new ort.Tensor('float32', pooled, [output.dims[0]!, output.dims[2]!])
+}
+
 /** A worker-thread session behind the same interface: tensors are converted at the boundary. */
 function workerBackend(worker: WorkerSessionBackend): SessionBackend {
   return {
@@ -49,7 +57,7 @@ function workerBackend(worker: WorkerSessionBackend): SessionBackend {
     outputNames: worker.outputNames,
     inputMetadata: worker.inputMetadata,
     outputMetadata: worker.outputMetadata,
-    run: async (feeds, outputs) => mapValues(await worker.run(mapValues(feeds, toWire), outputs), fromWire),
+    run: async (feeds, outputs, pool) => mapValues(await worker.run(mapValues(feeds, toWire), outputs, pool), fromWire),
     release: () => worker.release(),
   }
 }
@@ -94,7 +102,10 @@ export class OnnxSession {
         outputNames: inner.outputNames,
         inputMetadata: inner.inputMetadata,
         outputMetadata: inner.outputMetadata,
-        run: (feeds, outputs) => (outputs === undefined ? inner.run(feeds) : inner.run(feeds, outputs)),
+        run: async (feeds, outputs, pool) => {
+          const result = outputs === undefined ? await inner.run(feeds) : await inner.run(feeds, outputs)
+          return pool === undefined ? result : { ...result, [pool.output]: pooledTensor(result[pool.output], pool) }
+        },
         release: () => inner.release(),
       },
       modelPath,
@@ -118,8 +129,13 @@ export class OnnxSession {
     return metadataFor(this.inner.outputMetadata, name)
   }
 
-  async run(feeds: OnnxFeeds, outputs?: readonly string[]): Promise<Record<string, OnnxTensor>> {
-    return this.inner.run(feeds, outputs)
+  /**
+   * Runs the session. With `pool`, that output comes back pooled to `[batch, hidden]` (see
+   * token-pooling.ts); on a worker session the pooling happens on the worker, so only the pooled
+   * vectors cross threads.
+   */
+  async run(feeds: OnnxFeeds, outputs?: readonly string[], pool?: PoolRequest): Promise<Record<string, OnnxTensor>> {
+    return this.inner.run(feeds, outputs, pool)
   }
 
   async dispose(): Promise<void> {
@@ -148,25 +164,8 @@ export function padToTensor(rows: readonly (readonly number[])[], padValue = 0):
   return { tensor: int64Tensor(data, [rows.length, maxLen]), maxLen }
 }
 
-/** IEEE 754 half-precision bits to a number (Node 20 has no Float16Array; ORT hands back raw bits). */
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1
-  const exponent = (bits >> 10) & 0x1f
-  const fraction = bits & 0x3ff
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024)
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024)
-}
 
 /** Reads a float tensor's data (float32, or float16 converted) as a Float32Array. */
 export function tensorToFloat32(tensor: OnnxTensor): Float32Array {
-  if (tensor.type === 'float32') return tensor.data as Float32Array
-  if (tensor.type === 'float16') {
-    const bits = tensor.data as unknown as Uint16Array
-    if (!(bits instanceof Uint16Array)) return Float32Array.from(bits as ArrayLike<number>)
-    const out = new Float32Array(bits.length)
-    for (let i = 0; i < bits.length; i++) out[i] = halfToFloat(bits[i]!)
-    return out
-  }
-  throw new Error(`expected a float tensor, got ${tensor.type}`)
+  return floatData(tensor.type, tensor.data)
 }

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import t from 'tap'
 import { EmbeddingModel } from '../../src/inference/embedding-model.js'
-import { OnnxSession, padToTensor } from '../../src/inference/onnx.js'
+import { OnnxSession, padToTensor, tensorToFloat32 } from '../../src/inference/onnx.js'
 import { fixtureModelDir, readGolden, type EmbedderGolden } from '../helpers/fixture-models.js'
 
 t.test('a worker-thread session embeds exactly what an in-thread one does', async (t) => {
@@ -50,4 +50,43 @@ t.test('a model the worker cannot load is refused, and a released session refuse
   const session = await OnnxSession.open(path.join(dir, 'onnx/model.onnx'), { worker: true })
   await session.dispose()
   await t.rejects(session.run({ input_ids: padToTensor([[1, 2]]).tensor }), /released/)
+})
+
+t.test('a run with pool returns [batch, hidden], pooled on the worker exactly as in-thread, from the unpadded tokens only', async (t) => {
+  const dir = await fixtureModelDir('tiny-bert-mean')
+  const file = path.join(dir, 'onnx/model.onnx')
+  const [worker, thread] = await Promise.all([OnnxSession.open(file, { worker: true }), OnnxSession.open(file)])
+  t.teardown(async () => {
+    await worker.dispose()
+    await thread.dispose()
+  })
+  const rows = [
+    [101, 2000, 2001, 2002, 102],
+    [101, 2003, 102],
+  ]
+  const feeds = () => ({
+    input_ids: padToTensor(rows).tensor,
+    attention_mask: padToTensor(rows.map((r) => r.map(() => 1))).tensor,
+    token_type_ids: padToTensor(rows.map((r) => r.map(() => 0))).tensor,
+  })
+  const raw = (await thread.run(feeds(), ['last_hidden_state'])).last_hidden_state!
+  const [batch, tokens, hidden] = raw.dims as [number, number, number]
+  const states = tensorToFloat32(raw)
+  // The reference: the mean of each row's real tokens, written out here; and the first token for CLS.
+  const expectedMean = rows.map((row, b) => {
+    const sum = new Float32Array(hidden)
+    for (let tok = 0; tok < row.length; tok++) for (let h = 0; h < hidden; h++) sum[h]! += states[(b * tokens + tok) * hidden + h]!
+    return Array.from(sum, (v) => Math.fround(v / row.length))
+  })
+  const lengths = rows.map((r) => r.length)
+  for (const session of [worker, thread]) {
+    const where = session.onWorker ? 'worker' : 'in-thread'
+    const mean = (await session.run(feeds(), ['last_hidden_state'], { output: 'last_hidden_state', mode: 'mean', lengths })).last_hidden_state!
+    t.same(mean.dims, [batch, hidden], `${where}: mean comes back [batch, hidden]`)
+    t.same([0, 1].map((b) => Array.from(tensorToFloat32(mean).subarray(b * hidden, (b + 1) * hidden))), expectedMean, `${where}: the mean over the real tokens (padding excluded)`)
+    const cls = (await session.run(feeds(), ['last_hidden_state'], { output: 'last_hidden_state', mode: 'cls', lengths })).last_hidden_state!
+    t.same(Array.from(tensorToFloat32(cls).subarray(hidden, 2 * hidden)), Array.from(states.subarray(tokens * hidden, tokens * hidden + hidden)), `${where}: cls is the row's first token`)
+  }
+  await t.rejects(worker.run(feeds(), ['last_hidden_state'], { output: 'nope', mode: 'mean', lengths }), /cannot pool output nope/)
+  await t.rejects(thread.run(feeds(), ['last_hidden_state'], { output: 'nope', mode: 'mean', lengths }), /cannot pool output nope/)
 })
