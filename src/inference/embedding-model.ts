@@ -6,8 +6,10 @@ import { TokenizerWorker } from './tokenizer-worker.js'
 import { l2Normalize } from '../retrieval/vector-math.js'
 import { cutSortedBatches } from './length-buckets.js'
 import { LoopSlicer } from '../event-loop.js'
+import type { TokenPooling } from './token-pooling.js'
 
-export type Pooling = 'mean' | 'cls' | 'in-graph'
+/** Token pooling done after the session run, or `in-graph` when the graph outputs sentence vectors. */
+export type Pooling = TokenPooling | 'in-graph'
 export type InputKind = 'query' | 'document'
 
 /** Facts about a model that its folder may not state; the models manifest supplies them. */
