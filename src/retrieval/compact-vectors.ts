@@ -14,9 +14,9 @@
 export const COMPACT_ENCODINGS = ['float32', 'float16', 'int8'] as const
 export type CompactEncoding = (typeof COMPACT_ENCODINGS)[number]
 
-/** Bytes one vector of `dims` takes in `encoding` (int8 adds its float32 scale). */
+/** Bytes one vector of `dims` takes in `encoding`, with its float64 squared norm (int8 adds its float32 scale). */
 export function bytesPerVector(encoding: CompactEncoding, dims: number): number {
-  return encoding === 'float32' ? dims * 4 : encoding === 'float16' ? dims * 2 : dims + 4
+  return (encoding === 'float32' ? dims * 4 : encoding === 'float16' ? dims * 2 : dims + 4) + 8
 }
 
 const f32 = new Float32Array(1)
@@ -89,63 +89,69 @@ export function encodeInt8(vector: Float32Array, out: Int8Array, offset: number)
   return scale
 }
 
-/** Sum of squares of the first `dims` components of the query, computed once per rescoring. */
-export function squaredNorm(query: Float32Array, dims: number): number {
+/*
+ * Dot products of a float32 query with an encoded row read in place, over the first `dims` components.
+ * Four running sums (as dotAt) so the additions do not wait on each other. Cosine is the dot product
+ * over the product of norms; RescoreVectors keeps each row's full-dimension norm, so rescoring costs
+ * one pass over the row, not two.
+ */
+
+/** Dot product with the row's half values decoded through the table. */
+export function dotFloat16(query: Float32Array, rows: Uint16Array, offset: number, dims: number): number {
+  const table = halfToFloatTable()
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let s3 = 0
+  const end = dims - (dims % 4)
+  let i = 0
+  for (; i < end; i += 4) {
+    s0 += query[i]! * table[rows[offset + i]!]!
+    s1 += query[i + 1]! * table[rows[offset + i + 1]!]!
+    s2 += query[i + 2]! * table[rows[offset + i + 2]!]!
+    s3 += query[i + 3]! * table[rows[offset + i + 3]!]!
+  }
+  for (; i < dims; i++) s0 += query[i]! * table[rows[offset + i]!]!
+  return s0 + s1 + (s2 + s3)
+}
+
+/** Sum of squares of the row's decoded half values. */
+export function squaredNormFloat16(rows: Uint16Array, offset: number, dims: number): number {
+  const table = halfToFloatTable()
   let sum = 0
-  for (let i = 0; i < dims; i++) sum += query[i]! * query[i]!
+  for (let i = 0; i < dims; i++) {
+    const b = table[rows[offset + i]!]!
+    sum += b * b
+  }
   return sum
 }
 
-/*
- * Cosine of `query` with the row at `offset`, over the first `dims` components, given the query's
- * squaredNorm at those dims. The float32 variant adds in the same order as cosineAtDims, so it returns
- * the very same number.
- */
-
-export function cosineFloat32(query: Float32Array, queryNorm2: number, rows: Float32Array, offset: number, dims: number): number {
-  let ab = 0
-  let bb = 0
-  for (let i = 0; i < dims; i++) {
-    const b = rows[offset + i]!
-    ab += query[i]! * b
-    bb += b * b
+/** Dot product with the row's int8 codes (not multiplied by the scale: cosine does not need it). */
+export function dotInt8Codes(query: Float32Array, rows: Int8Array, offset: number, dims: number): number {
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let s3 = 0
+  const end = dims - (dims % 4)
+  let i = 0
+  for (; i < end; i += 4) {
+    s0 += query[i]! * rows[offset + i]!
+    s1 += query[i + 1]! * rows[offset + i + 1]!
+    s2 += query[i + 2]! * rows[offset + i + 2]!
+    s3 += query[i + 3]! * rows[offset + i + 3]!
   }
-  return queryNorm2 === 0 || bb === 0 ? 0 : ab / Math.sqrt(queryNorm2 * bb)
+  for (; i < dims; i++) s0 += query[i]! * rows[offset + i]!
+  return s0 + s1 + (s2 + s3)
 }
 
-export function cosineFloat16(query: Float32Array, queryNorm2: number, rows: Uint16Array, offset: number, dims: number): number {
-  const table = halfToFloatTable()
-  let ab = 0
-  let bb = 0
-  for (let i = 0; i < dims; i++) {
-    const b = table[rows[offset + i]!]!
-    ab += query[i]! * b
-    bb += b * b
-  }
-  return queryNorm2 === 0 || bb === 0 ? 0 : ab / Math.sqrt(queryNorm2 * bb)
-}
-
-export function cosineInt8(query: Float32Array, queryNorm2: number, rows: Int8Array, offset: number, dims: number): number {
-  let ab = 0
-  let bb = 0
-  for (let i = 0; i < dims; i++) {
-    const b = rows[offset + i]!
-    ab += query[i]! * b
-    bb += b * b
-  }
-  return queryNorm2 === 0 || bb === 0 ? 0 : ab / Math.sqrt(queryNorm2 * bb)
+/** Sum of squares of the row's int8 codes. */
+export function squaredNormInt8(rows: Int8Array, offset: number, dims: number): number {
+  let sum = 0
+  for (let i = 0; i < dims; i++) sum += rows[offset + i]! * rows[offset + i]!
+  return sum
 }
 
 /** Dot product of `query` with the dequantised int8 row (codes × scale) over `dims` components. */
 export function dotInt8(query: Float32Array, rows: Int8Array, offset: number, dims: number, scale: number): number {
-  let sum = 0
-  for (let i = 0; i < dims; i++) sum += query[i]! * rows[offset + i]!
-  return sum * scale
-}
-
-export function dotFloat16(query: Float32Array, rows: Uint16Array, offset: number, dims: number): number {
-  const table = halfToFloatTable()
-  let sum = 0
-  for (let i = 0; i < dims; i++) sum += query[i]! * table[rows[offset + i]!]!
-  return sum
+  return dotInt8Codes(query, rows, offset, dims) * scale
 }

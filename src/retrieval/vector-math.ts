@@ -23,17 +23,33 @@ export function dot(a: Float32Array, b: Float32Array, dims = Math.min(a.length, 
   return sum
 }
 
+/**
+ * Dot product of a[aOffset ..] and b[bOffset ..] over `dims` components, with four running sums so
+ * the additions do not wait on each other (about 3x faster than one sum in V8). Every cosine in the
+ * dense path adds in this order, so the in-memory and the SQLite rescoring return the same number.
+ */
+export function dotAt(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, dims: number): number {
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let s3 = 0
+  const end = dims - (dims % 4)
+  let i = 0
+  for (; i < end; i += 4) {
+    s0 += a[aOffset + i]! * b[bOffset + i]!
+    s1 += a[aOffset + i + 1]! * b[bOffset + i + 1]!
+    s2 += a[aOffset + i + 2]! * b[bOffset + i + 2]!
+    s3 += a[aOffset + i + 3]! * b[bOffset + i + 3]!
+  }
+  for (; i < dims; i++) s0 += a[aOffset + i]! * b[bOffset + i]!
+  return s0 + s1 + (s2 + s3)
+}
+
 /** Cosine similarity over the first `dims` components (equal to the dot product of the truncated, renormalised vectors). */
 export function cosineAtDims(a: Float32Array, b: Float32Array, dims: number): number {
-  let ab = 0
-  let aa = 0
-  let bb = 0
-  for (let i = 0; i < dims; i++) {
-    ab += a[i]! * b[i]!
-    aa += a[i]! * a[i]!
-    bb += b[i]! * b[i]!
-  }
-  return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb)
+  const aa = dotAt(a, 0, a, 0, dims)
+  const bb = dotAt(b, 0, b, 0, dims)
+  return aa === 0 || bb === 0 ? 0 : dotAt(a, 0, b, 0, dims) / Math.sqrt(aa * bb)
 }
 
 /** Float32Array <-> Buffer for SQLite BLOB storage (little-endian, as the platform stores it). */

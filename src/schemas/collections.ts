@@ -53,7 +53,7 @@ export const CreateCollectionRequestSchema = Type.Object(
     rescore_vectors: Type.Optional(
       StringEnum(RESCORE_VECTORS, {
         description:
-          'embedded backend: how the full vectors used for rescoring are kept in memory (float16 2 B/dim, int8 1 B/dim + 4 B, float32 4 B/dim) or `disk` to read them from SQLite per candidate; default float16 when index.dims is below the model dims, else disk',
+          'embedded backend: how the full vectors used for rescoring are kept in memory (float16 2 B/dim, int8 1 B/dim + 4 B, float32 4 B/dim; each + 8 B for its norm) or `disk` to read them from SQLite per candidate; default float16 when index.dims is below the model dims, else disk',
       }),
     ),
   },

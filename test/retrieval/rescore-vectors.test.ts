@@ -1,6 +1,6 @@
 import t from 'tap'
 import { bytesPerVector, fromHalf, toHalf } from '../../src/retrieval/compact-vectors.js'
-import { rescoreAtFullDims } from '../../src/retrieval/rescore.js'
+import { rankScored, rescoreAtFullDims } from '../../src/retrieval/rescore.js'
 import { RescoreVectors } from '../../src/retrieval/rescore-vectors.js'
 import { l2Normalize } from '../../src/retrieval/vector-math.js'
 
@@ -37,13 +37,13 @@ t.test('half conversion rounds to nearest even and round-trips what half can hol
   t.equal(fromHalf(toHalf(2 ** -20)), 2 ** -20, 'subnormals are kept')
 })
 
-t.test('bytes per vector: float32 4/dim, float16 2/dim, int8 1/dim + a 4-byte scale', async (t) => {
-  t.equal(bytesPerVector('float32', 384), 1536)
-  t.equal(bytesPerVector('float16', 384), 768)
-  t.equal(bytesPerVector('int8', 384), 388)
-  t.equal(bytesPerVector('int8', 768), 772)
+t.test('bytes per vector: float32 4/dim, float16 2/dim, int8 1/dim + a 4-byte scale; each with an 8-byte squared norm', async (t) => {
+  t.equal(bytesPerVector('float32', 384), 1544, 'rows with their float64 squared norms')
+  t.equal(bytesPerVector('float16', 384), 776)
+  t.equal(bytesPerVector('int8', 384), 396)
+  t.equal(bytesPerVector('int8', 768), 780)
   const rows = new RescoreVectors('int8', 384, 100)
-  t.equal(rows.bytes, 100 * 388, 'bytes are the allocated rows')
+  t.equal(rows.bytes, 100 * 396, 'bytes are the allocated rows')
 })
 
 t.test('float32 rows give exactly the scores and order of rescoring the stored vectors', async (t) => {
@@ -95,5 +95,23 @@ t.test('a row follows its label through replace and delete, and a freed row is r
   rows.set(100, docs[201]!)
   t.equal(rows.bytes, bytes * 2, 'a full store doubles')
   for (let i = 0; i < 16; i++) if (i !== 5) t.same(rows.decode(labels[i]!), i === 3 ? docs[100] : docs[i], `row of label ${labels[i]} survived growing`)
+  // Each row's stored norm follows it through replace, reuse and growing: scores equal rescoring the vectors.
+  const held: [number, Float32Array][] = [[labels[3]!, docs[100]!], [99, docs[200]!], [100, docs[201]!], [labels[6]!, docs[6]!]]
+  t.same(
+    rows.rescore(queries[0]!, held.map(([label]) => label), DIMS, 4),
+    rescoreAtFullDims(queries[0]!, held, DIMS, 4),
+    'scores after replace, reuse and growing are those of the vectors now held',
+  )
   t.throws(() => rows.set(1, new Float32Array(DIMS - 1)), /47 dims, expected 48/, 'a vector of the wrong dims is refused')
+})
+
+t.test('rankScored keeps the best limit in the order a full sort gives, ties by label', async (t) => {
+  let state = 3
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648
+  for (const [count, limit] of [[400, 10], [41, 10], [40, 10], [7, 10], [1000, 1], [100, 0]] as const) {
+    // Scores on a coarse grid, so many tie and the label decides.
+    const scored = Array.from({ length: count }, (_, i) => ({ label: (i * 7919) % 1009, score: Math.round(next() * 20) / 20 }))
+    const expected = [...scored].sort((a, b) => b.score - a.score || a.label - b.label).slice(0, limit)
+    t.same(rankScored(scored.map((s) => ({ ...s })), limit), expected, `${count} scored, best ${limit}`)
+  }
 })
