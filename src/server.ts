@@ -1,5 +1,6 @@
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
+import { hnswlib } from './retrieval/hnswlib-binding.js'
 
 /** Process entry: config, listen, graceful close on SIGINT/SIGTERM (a second signal forces exit). */
 async function main(): Promise<void> {
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+  app.log.info({ hnswlib: hnswlib.variant, reason: hnswlib.reason }, 'hnswlib distance kernels')
   await app.listen({ port: config.port, host: config.host })
 }
 

@@ -1,8 +1,9 @@
-import hnswlib from 'hnswlib-node'
+import type { HierarchicalNSW } from 'hnswlib-node'
 import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
+import { hnswlib } from './hnswlib-binding.js'
 import { truncateAndNormalize } from './vector-math.js'
 
 export interface HnswSettings {
@@ -65,12 +66,12 @@ export class DenseIndex {
   private live = 0
 
   private constructor(
-    private readonly inner: hnswlib.HierarchicalNSW,
+    private readonly inner: HierarchicalNSW,
     readonly settings: HnswSettings,
   ) {}
 
   static create(settings: HnswSettings, capacity = INITIAL_CAPACITY): DenseIndex {
-    const inner = new hnswlib.HierarchicalNSW('ip', settings.dims)
+    const inner = new hnswlib.binding.HierarchicalNSW('ip', settings.dims)
     // allowReplaceDeleted: a new label takes the slot of a deleted one, so memory and file track the
     // live documents rather than every document ever inserted.
     inner.initIndex({ maxElements: Math.max(capacity, 16), m: settings.m, efConstruction: settings.efConstruction, randomSeed: 100, allowReplaceDeleted: true })
@@ -93,7 +94,7 @@ export class DenseIndex {
     const info = await stat(file).catch(() => undefined)
     if (info === undefined || info.size !== meta.bytes) return { reason: 'saved index file missing or truncated' }
     if ((await sha256File(file)) !== meta.sha256) return { reason: 'saved index checksum mismatch' }
-    const inner = new hnswlib.HierarchicalNSW('ip', settings.dims)
+    const inner = new hnswlib.binding.HierarchicalNSW('ip', settings.dims)
     try {
       await inner.readIndex(file, true)
     } catch (error) {
