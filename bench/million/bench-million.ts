@@ -12,6 +12,7 @@ import { RescoreVectors } from '../../src/retrieval/rescore-vectors.js'
 import { numberList, parseCommand, positiveInt } from '../lib/args.js'
 import { repoRoot } from '../lib/paths.js'
 import { loadAverage, machineInfo, markdownTable } from '../lib/report.js'
+import { hnswlib } from '../../src/retrieval/hnswlib-binding.js'
 import { judgeGoals, type Row } from './goals.js'
 import { Progress, formatDuration, recallAtK } from './measure.js'
 import { DEFAULT_MIXTURE, perDimensionStd, synthesizeInto } from './synthesize.js'
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
     rows.push(...faiss.rows)
     notes.push(`FAISS ${faiss.faiss} process peak RSS ${faiss.peak_rss_mb.toFixed(0)} MiB`)
   }
+  notes.push(`hnswlib addon: ${hnswlib.variant} (${hnswlib.reason}; FUNNEL_HNSWLIB_AVX2=off measures the SSE build)`)
   notes.push(`Node process peak RSS ${nodePeakRssMb.toFixed(0)} MiB (holds the ${n} x ${dims} float32 corpus, ${((n * dims * 4) / 2 ** 20).toFixed(0)} MiB, while building)`)
 
   const goals = judgeGoals(rows, dims, Math.round(dims / 4))
