@@ -20,7 +20,7 @@ import { MAKE_REAL_VECTORS, REAL_SOURCES, missingFiles, readFloat32, writeFloat3
 
 const USAGE = `usage: npm run bench:million -- [--model minilm|gemma] [--n 1000000] [--queries 1000] [--seed 1]
   [--fractions 2,4,6] [--oversample 1,2,4,10,20,40] [--ef 16,32,64,128,256] [--funnel-ef 32,64,128]
-  [--m 16] [--ef-construction 100] [--faiss-fractions 4,1|none] [--python /tmp/funnel-faiss-venv/bin/python]
+  [--m 16] [--ef-construction 100] [--faiss-fractions 4,1|none] [--rescore float16,int8,float32] [--python /tmp/funnel-faiss-venv/bin/python]
 Run it under nice -n 15 on a shared host. Vectors, exact neighbours and indexes are cached under bench-results/million/.`
 
 const K = 10
@@ -40,6 +40,7 @@ const values = parseCommand(USAGE, {
   m: { type: 'string', default: '16' },
   'ef-construction': { type: 'string', default: '100' },
   'faiss-fractions': { type: 'string', default: '4,1' },
+  rescore: { type: 'string', default: 'float16' },
   python: { type: 'string', default: '/tmp/funnel-faiss-venv/bin/python' },
 })
 
@@ -155,12 +156,19 @@ async function main(): Promise<void> {
   const rows: Row[] = []
   const notes: string[] = []
 
-  log('float16 rescoring vectors (RescoreVectors)')
-  const rssBeforeRescore = rssMb()
-  const rescoreStarted = performance.now()
-  const rescore = new RescoreVectors('float16', dims, n)
-  for (let i = 0; i < n; i++) rescore.set(i, docs.subarray(i * dims, (i + 1) * dims))
-  notes.push(`float16 rescoring vectors: ${((performance.now() - rescoreStarted) / 1000).toFixed(1)} s to fill, ${(rescore.bytes / 2 ** 20).toFixed(0)} MiB, RSS +${(rssMb() - rssBeforeRescore).toFixed(0)} MiB`)
+  const encodings = values.rescore.split(',').map((e) => e.trim())
+  const bad = encodings.filter((e) => !['float16', 'int8', 'float32'].includes(e))
+  if (bad.length > 0 || encodings.length === 0) throw new Error(`--rescore takes float16, int8 and/or float32, got ${values.rescore}`)
+  const rescorers = new Map<'float16' | 'int8' | 'float32', RescoreVectors>()
+  for (const encoding of encodings as ('float16' | 'int8' | 'float32')[]) {
+    log(`${encoding} rescoring vectors (RescoreVectors)`)
+    const rssBeforeRescore = rssMb()
+    const rescoreStarted = performance.now()
+    const rescore = new RescoreVectors(encoding, dims, n)
+    for (let i = 0; i < n; i++) rescore.set(i, docs.subarray(i * dims, (i + 1) * dims))
+    rescorers.set(encoding, rescore)
+    notes.push(`${encoding} rescoring vectors: ${((performance.now() - rescoreStarted) / 1000).toFixed(1)} s to fill, ${(rescore.bytes / 2 ** 20).toFixed(0)} MiB, RSS +${(rssMb() - rssBeforeRescore).toFixed(0)} MiB`)
+  }
 
   for (const indexDims of [dims, ...funnelDims]) {
     gc()
@@ -176,13 +184,15 @@ async function main(): Promise<void> {
       for (const ef of efs.filter((ef, i) => i === 0 || ef > K * oversample)) {
         const index = built.index
         index.settings.efSearch = ef
-        const measured = measureQueries(queries, dims, truth, (q) =>
-          funnel
-            ? rescore.rescore(q, index.search(q, K * oversample).map((h) => h.label), dims, K).map((s) => s.label)
-            : index.search(q, K).sort((a, b) => b.similarity - a.similarity || a.label - b.label).map((h) => h.label),
-        )
-        rows.push({ engine: 'hnswlib', index_dims: indexDims, oversample, ef_search: Math.max(ef, K * oversample), build_s: built.seconds, index_bytes: built.bytes, rescore_bytes: funnel ? rescore.bytes : 0, rss_mb: rssMb(), rss_delta_mb: rssDelta, ...measured })
-        log(`hnswlib d=${indexDims} oversample=${oversample} ef=${ef}: recall ${measured.recall.toFixed(3)}, ${measured.qps.toFixed(0)} QPS`)
+        for (const [encoding, rescore] of funnel ? [...rescorers] : [[undefined, undefined] as const]) {
+          const measured = measureQueries(queries, dims, truth, (q) =>
+            rescore !== undefined
+              ? rescore.rescore(q, index.search(q, K * oversample).map((h) => h.label), dims, K).map((s) => s.label)
+              : index.search(q, K).sort((a, b) => b.similarity - a.similarity || a.label - b.label).map((h) => h.label),
+          )
+          rows.push({ engine: 'hnswlib', index_dims: indexDims, oversample, ef_search: Math.max(ef, K * oversample), build_s: built.seconds, index_bytes: built.bytes, rescore_bytes: rescore?.bytes ?? 0, ...(encoding !== undefined && { rescore: encoding }), rss_mb: rssMb(), rss_delta_mb: rssDelta, ...measured })
+          log(`hnswlib d=${indexDims} oversample=${oversample} ef=${ef}${encoding === undefined ? '' : ` ${encoding}`}: recall ${measured.recall.toFixed(3)}, ${measured.qps.toFixed(0)} QPS`)
+        }
       }
     }
   }
@@ -210,7 +220,7 @@ async function main(): Promise<void> {
   const table = markdownTable(
     ['engine', 'index dims', 'oversample', 'ef_search', 'build s', 'index MiB', 'rescore MiB', 'RSS MiB', 'RSS Δ MiB', 'recall@10', 'QPS', 'p50 ms', 'p99 ms'],
     rows.map((r) => [
-      r.engine === 'hnswlib' ? (r.index_dims === dims ? 'hnswlib full-dim (DenseIndex)' : 'funnel (DenseIndex + RescoreVectors f16)') : r.index_dims === dims ? 'FAISS HNSWFlat full-dim' : 'FAISS HNSWFlat + RefineFlat',
+      r.engine === 'hnswlib' ? (r.index_dims === dims ? 'hnswlib full-dim (DenseIndex)' : `funnel (DenseIndex + RescoreVectors ${r.rescore === 'float32' ? 'f32' : r.rescore === 'int8' ? 'int8' : 'f16'})`) : r.index_dims === dims ? 'FAISS HNSWFlat full-dim' : 'FAISS HNSWFlat + RefineFlat',
       r.index_dims, r.oversample, r.ef_search, r.build_s.toFixed(0), mib(r.index_bytes), mib(r.rescore_bytes), r.rss_mb.toFixed(0), r.rss_delta_mb.toFixed(0),
       r.recall.toFixed(3), r.qps.toFixed(0), r.p50_ms.toFixed(2), r.p99_ms.toFixed(2),
     ]),

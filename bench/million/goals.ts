@@ -8,6 +8,8 @@ export interface Row {
   build_s: number
   index_bytes: number
   rescore_bytes: number
+  /** The funnel's in-memory rescoring encoding (hnswlib funnel rows only). */
+  rescore?: 'float16' | 'int8' | 'float32'
   rss_mb: number
   rss_delta_mb: number
   recall: number

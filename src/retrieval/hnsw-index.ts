@@ -1,6 +1,6 @@
 import type { HierarchicalNSW } from 'hnswlib-node'
 import { createHash } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { createReadStream, mkdirSync } from 'node:fs'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { hnswlib } from './hnswlib-binding.js'
@@ -32,8 +32,14 @@ export interface Neighbour {
 
 const INITIAL_CAPACITY = 1024
 
-async function sha256File(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex')
+/**
+ * SHA-256 of a file, read in 1 MiB chunks: an index past 2 GiB (700,000 vectors of 768 dims) is
+ * larger than one readFile can return, and a chunk at a time keeps the event loop turning.
+ */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 async function writeFileDurably(file: string, data: string): Promise<void> {
