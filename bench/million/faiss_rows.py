@@ -50,6 +50,42 @@ def index_bytes(index):
         return os.path.getsize(f.name)
 
 
+KEEP = []
+
+
+def hnsw_of(index):
+    """The IndexHNSWFlat inside a loaded index (bare, or behind RefineFlat and PreTransform)."""
+    inner = faiss.downcast_index(index)
+    if isinstance(inner, faiss.IndexRefineFlat):
+        inner = faiss.downcast_index(inner.base_index)
+    if isinstance(inner, faiss.IndexPreTransform):
+        inner = faiss.downcast_index(inner.index)
+    return inner
+
+
+def cached_build(docs, docs_f, dims, d, m, ef_construction):
+    """build(), saved under FAISS_TMP and reused by a later run on the same docs file and settings
+    (its build time is the one recorded when it was built)."""
+    cache_dir = os.environ.get('FAISS_TMP')
+    if cache_dir is None:
+        index, hnsw, seconds = build(docs, dims, d, m, ef_construction)
+        return index, hnsw, seconds, index_bytes(index), False
+    stem = os.path.join(cache_dir, f'{os.path.basename(docs_f)}.faiss{d}.m{m}.efc{ef_construction}')
+    meta_f = stem + '.build.json'
+    if os.path.exists(meta_f):
+        meta = json.load(open(meta_f))
+        if meta.get('size') == os.path.getsize(docs_f) and os.path.exists(stem + '.index'):
+            loaded = faiss.read_index(stem + '.index')
+            # The downcast wrappers do not own the C++ index: KEEP holds the owner as long as they are used.
+            KEEP.append(loaded)
+            index = faiss.downcast_index(loaded)
+            return index, hnsw_of(index), meta['seconds'], os.path.getsize(stem + '.index'), True
+    index, hnsw, seconds = build(docs, dims, d, m, ef_construction)
+    faiss.write_index(index, stem + '.index')
+    json.dump({'seconds': seconds, 'size': os.path.getsize(docs_f)}, open(meta_f, 'w'))
+    return index, hnsw, seconds, os.path.getsize(stem + '.index'), False
+
+
 def main():
     docs_f, queries_f, dims, gt_f, out, k, m, ef_c, index_dims, oversample, funnel_efs, full_efs = sys.argv[1:13]
     dims, k, m, ef_c = int(dims), int(k), int(m), int(ef_c)
@@ -60,8 +96,9 @@ def main():
     rows = []
     for d in [int(x) for x in index_dims.split(',')]:
         rss_before = rss_mb()
-        index, hnsw, seconds = build(docs, dims, d, m, ef_c)
-        total_bytes = index_bytes(index)
+        index, hnsw, seconds, total_bytes, cached = cached_build(docs, docs_f, dims, d, m, ef_c)
+        if cached:
+            print(f'faiss d={d}: reused the index built in {seconds:.0f} s by an earlier run', file=sys.stderr, flush=True)
         refine_bytes = len(docs) * dims * 4 if d < dims else 0
         rss_after = rss_mb()
         for o in ([int(x) for x in oversample.split(',')] if d < dims else [1]):
@@ -89,6 +126,7 @@ def main():
                 r = rows[-1]
                 print(f"faiss d={d} os={o} ef={ef}: recall {r['recall']:.3f} qps {r['qps']:.0f}", file=sys.stderr, flush=True)
         del index, hnsw
+        KEEP.clear()
     json.dump({'faiss': faiss.__version__, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'rows': rows},
               open(out, 'w'), indent=1)
 
