@@ -32,7 +32,7 @@ import { loadAverage, machineInfo, markdownTable } from '../lib/report.js'
 import { Progress, recallAtK } from './measure.js'
 import { readFloat32, REAL_SOURCES } from './vector-files.js'
 
-const USAGE = `usage: npm run bench:million:profile -- [--model gemma|minilm] [--n 1000000] [--index-dims D] [--oversample 20,40]
+const USAGE = `usage: npm run bench:million:profile -- [--model gemma|minilm] [--n 1000000] [--index-dims D] [--oversample 20,40] [--ef N]
   [--queries 1000] [--embed-queries 100] [--m 16] [--ef-construction 100]
 Needs the set and index that \`npm run bench:million -- --model M --n N --fractions F\` cached under bench-results/million/.`
 
@@ -46,6 +46,7 @@ const values = parseCommand(USAGE, {
   n: { type: 'string', default: '1000000' },
   'index-dims': { type: 'string' },
   oversample: { type: 'string', default: '20,40' },
+  ef: { type: 'string' },
   queries: { type: 'string', default: '1000' },
   'embed-queries': { type: 'string', default: '100' },
   m: { type: 'string', default: '16' },
@@ -136,8 +137,11 @@ async function main(): Promise<void> {
   const results: Record<string, unknown>[] = []
   for (const oversample of numberList('oversample', values.oversample)) {
     const shortlist = K * oversample
+    // The search's ef: --ef when larger than the shortlist (hnswlib needs ef >= k), else the shortlist.
+    const ef = Math.max(values.ef !== undefined ? positiveInt('ef', values.ef) : 0, shortlist)
+    index.settings.efSearch = ef
     const stages = {
-      hnsw: new Stage('hnsw', `DenseIndex.search, ${shortlist} at ${indexDims} dims (ef ${shortlist})`, 'addon searchKnn alone'),
+      hnsw: new Stage('hnsw', `DenseIndex.search, ${shortlist} at ${indexDims} dims (ef ${ef})`, 'addon searchKnn alone'),
       rescore: new Stage('rescore', `RescoreVectors.rescore float16, ${shortlist} at ${dims} dims`, 'SIMD kernel alone, same rows'),
       ids: new Stage('ids', `SqliteStore.idsByLabels, ${K}`, `prepared SELECT, ${K} labels bound`),
       hydrate: new Stage('hydrate', `SqliteStore.documentsByIds, ${K}`, 'prepared SELECT with text, labels bound'),
@@ -167,7 +171,7 @@ async function main(): Promise<void> {
       const inner = (index as unknown as { inner: { setEf(ef: number): void; searchKnn(q: number[], k: number): unknown } }).inner
       const rawArray = Array.from(truncateAndNormalize(q, indexDims))
       const neighbours = pair(stages.hnsw, () => index.search(q, shortlist), () => {
-        inner.setEf(shortlist)
+        inner.setEf(ef)
         inner.searchKnn(rawArray, shortlist)
       })
       const labels = neighbours.map((nb) => nb.label)
