@@ -6,7 +6,7 @@
  *   hnsw     DenseIndex.search for top_k × oversample at the index dims              | floor: the hnswlib addon's searchKnn alone
  *   rescore  RescoreVectors.rescore (float16, full dims) of that shortlist           | floor: the SIMD kernel alone on the same rows
  *   ids      SqliteStore.idsByLabels of the best top_k (as denseSearch does)          | floor: one prepared SELECT with the labels bound
- *   hydrate  SqliteStore.documentsByIds: text + metadata of the top_k (as hydrate does) | floor: the same as ids, reading text
+ *   hydrate  SqliteStore.documentsByIds: text + metadata of the top_k (as hydrate does) | floor: one prepared SELECT by id, ids bound, metadata parsed
  *
  * The index is the one `npm run bench:million` built and cached for the same set (run that first);
  * the store is a real SQLite file of the set's million documents, made once and cached beside it
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const store = storeFor(`${base}.profile.sqlite`, n, realDocs.map((d) => d.text))
   // Store labels start at 1 in insertion order: index label i is store label i + 1.
   const rawIds = store.db.prepare(`SELECT label, id FROM documents WHERE label IN (${Array(K).fill('?').join(',')})`)
-  const rawDocs = store.db.prepare(`SELECT label, id, text, metadata FROM documents WHERE label IN (${Array(K).fill('?').join(',')})`)
+  const rawDocs = store.db.prepare(`SELECT label, id, text, metadata FROM documents WHERE collection = ? AND id IN (${Array(K).fill('?').join(',')})`)
 
   const rows: (string | number)[][] = []
   const results: Record<string, unknown>[] = []
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       hnsw: new Stage('hnsw', `DenseIndex.search, ${shortlist} at ${indexDims} dims (ef ${ef})`, 'addon searchKnn alone'),
       rescore: new Stage('rescore', `RescoreVectors.rescore float16, ${shortlist} at ${dims} dims`, 'SIMD kernel alone, same rows'),
       ids: new Stage('ids', `SqliteStore.idsByLabels, ${K}`, `prepared SELECT, ${K} labels bound`),
-      hydrate: new Stage('hydrate', `SqliteStore.documentsByIds, ${K}`, 'prepared SELECT with text, labels bound'),
+      hydrate: new Stage('hydrate', `SqliteStore.documentsByIds, ${K}`, 'prepared SELECT by id, ids bound, metadata parsed'),
     }
     const found: number[][] = []
     const out = new Float32Array(shortlist)
@@ -181,7 +181,11 @@ async function main(): Promise<void> {
       const best = pair(stages.rescore, () => rescore.rescore(q, labels, dims, K), () => simdDot().score(q, dims, halfRows, offsets, dims, out))
       const storeLabels = best.map((s) => s.label + 1)
       const ids = pair(stages.ids, () => store.idsByLabels(COLLECTION, storeLabels), () => rawIds.all(...storeLabels))
-      pair(stages.hydrate, () => store.documentsByIds(COLLECTION, [...ids.values()]), () => rawDocs.all(...storeLabels))
+      pair(
+        stages.hydrate,
+        () => store.documentsByIds(COLLECTION, [...ids.values()]),
+        () => (rawDocs.all(COLLECTION, ...ids.values()) as { metadata: string | null }[]).map((r) => (r.metadata === null ? null : JSON.parse(r.metadata))),
+      )
       if (measure) found.push(best.map((s) => s.label))
     }
     const recall = recallAtK(found, truth, K)

@@ -9,7 +9,7 @@ import {
   squaredNormInt8,
   type CompactEncoding,
 } from './compact-vectors.js'
-import { rankScored, type ScoredLabel } from './rescore.js'
+import { rankScored, topScored, type ScoredLabel } from './rescore.js'
 import { simdDot } from './simd-dot.js'
 import { dotAt } from './vector-math.js'
 
@@ -145,24 +145,27 @@ export class RescoreVectors {
         scored.push({ label, score: cosine(dotAt(query, 0, rows, offset, d), queryNorm2, rowNorm2) })
       }
     } else {
-      // float16 and int8: dot products in WebAssembly SIMD over the shortlist at once.
+      // float16 and int8: dot products in WebAssembly SIMD over the shortlist at once; result objects
+      // only for the `limit` kept.
       const held: number[] = []
+      const heldRows: number[] = []
       const offsets: number[] = []
       for (const label of labels) {
         const row = this.rowOf.get(label)
         if (row === undefined) continue
-        held.push(row)
+        held.push(label)
+        heldRows.push(row)
         offsets.push(row * this.dims)
-        scored.push({ label, score: 0 })
       }
       const dots = new Float32Array(held.length)
       simdDot().score(query, d, rows, offsets, this.dims, dots)
+      const scores = new Float64Array(held.length)
       for (let k = 0; k < held.length; k++) {
-        const row = held[k]!
         const rowNorm2 =
-          d === this.dims ? this.norms2[row]! : rows instanceof Uint16Array ? squaredNormFloat16(rows, offsets[k]!, d) : squaredNormInt8(rows, offsets[k]!, d)
-        scored[k]!.score = cosine(dots[k]!, queryNorm2, rowNorm2)
+          d === this.dims ? this.norms2[heldRows[k]!]! : rows instanceof Uint16Array ? squaredNormFloat16(rows, offsets[k]!, d) : squaredNormInt8(rows, offsets[k]!, d)
+        scores[k] = cosine(dots[k]!, queryNorm2, rowNorm2)
       }
+      return topScored(held, scores, limit)
     }
     return rankScored(scored, limit)
   }

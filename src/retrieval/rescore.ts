@@ -30,6 +30,28 @@ export function rankScored(scored: ScoredLabel[], limit: number): ScoredLabel[] 
 }
 
 /**
+ * The best `limit` of parallel (label, score) arrays as ScoredLabels, best first (ties by label),
+ * the same order as rankScored; objects are made only for the ones kept.
+ */
+export function topScored(labels: ArrayLike<number>, scores: ArrayLike<number>, limit: number): ScoredLabel[] {
+  const keep = Math.min(limit, labels.length)
+  if (keep <= 0) return []
+  const best = new Int32Array(keep)
+  let size = 0
+  const before = (i: number, j: number): boolean => scores[i]! > scores[j]! || (scores[i] === scores[j] && labels[i]! < labels[j]!)
+  for (let i = 0; i < labels.length; i++) {
+    if (size === keep && !before(i, best[keep - 1]!)) continue
+    let at = size === keep ? keep - 1 : size++
+    while (at > 0 && before(i, best[at - 1]!)) {
+      best[at] = best[at - 1]!
+      at--
+    }
+    best[at] = i
+  }
+  return Array.from(best, (i) => ({ label: labels[i]!, score: scores[i]! }))
+}
+
+/**
  * The second half of the Matryoshka funnel: exact cosine at `dims` for each (label, vector) of an ANN
  * shortlist; the best `limit`, best first (ties by label). A collection that keeps its rescoring
  * vectors in memory scores them in place instead (RescoreVectors.rescore).

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { bytesPerVector, fromHalf, toHalf } from '../../src/retrieval/compact-vectors.js'
-import { rankScored, rescoreAtFullDims } from '../../src/retrieval/rescore.js'
+import { rankScored, rescoreAtFullDims, topScored } from '../../src/retrieval/rescore.js'
 import { RescoreVectors } from '../../src/retrieval/rescore-vectors.js'
 import { l2Normalize } from '../../src/retrieval/vector-math.js'
 
@@ -105,7 +105,7 @@ t.test('a row follows its label through replace and delete, and a freed row is r
   t.throws(() => rows.set(1, new Float32Array(DIMS - 1)), /47 dims, expected 48/, 'a vector of the wrong dims is refused')
 })
 
-t.test('rankScored keeps the best limit in the order a full sort gives, ties by label', async (t) => {
+t.test('rankScored and topScored keep the best limit in the order a full sort gives, ties by label', async (t) => {
   let state = 3
   const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648
   for (const [count, limit] of [[400, 10], [41, 10], [40, 10], [7, 10], [1000, 1], [100, 0]] as const) {
@@ -113,5 +113,6 @@ t.test('rankScored keeps the best limit in the order a full sort gives, ties by 
     const scored = Array.from({ length: count }, (_, i) => ({ label: (i * 7919) % 1009, score: Math.round(next() * 20) / 20 }))
     const expected = [...scored].sort((a, b) => b.score - a.score || a.label - b.label).slice(0, limit)
     t.same(rankScored(scored.map((s) => ({ ...s })), limit), expected, `${count} scored, best ${limit}`)
+    t.same(topScored(scored.map((s) => s.label), scored.map((s) => s.score), limit), expected, `topScored: ${count} scored, best ${limit}`)
   }
 })
