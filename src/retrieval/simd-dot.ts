@@ -13,10 +13,11 @@ const align16 = (n: number): number => (n + 15) & ~15
 
 /**
  * Dot products of a float32 query with encoded rows, in WebAssembly SIMD (four float32 lanes; float16
- * decoded exactly in the kernel): 3–4× the speed of the scalar JavaScript loops (bench/retrieval has
- * the comparison). One instance per process: its memory is a scratch area that each call fills with
- * the query and a batch of rows, so calls are synchronous and never overlap. Sums are float32 (the
- * JavaScript loops add in float64), a relative difference of about 1e-7.
+ * decoded exactly in the kernel), several times the speed of the scalar JavaScript loops
+ * (`npx tsx bench/retrieval/dot-kernels.ts` compares them in one run). One instance per process: its
+ * memory is a scratch area that each call fills with the query and a batch of rows, so calls are
+ * synchronous and never overlap. Sums are float32 (the JavaScript loops add in float64), a relative
+ * difference of about 1e-7.
  */
 class SimdDot {
   private readonly memory = new WebAssembly.Memory({ initial: 1 })
