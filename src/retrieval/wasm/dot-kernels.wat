@@ -1,6 +1,6 @@
 ;; SIMD dot products of a float32 query with rows encoded as float32, float16 or int8, for the
 ;; rescoring half of the Matryoshka funnel (src/retrieval/simd-dot.ts copies the shortlisted rows
-;; into this module's memory and calls score_*). Built into simd-dot.wasm.ts by
+;; into this module's memory and calls score_*). Built into dot-kernels.wasm.ts by
 ;; `npm run build:wasm`; test/retrieval/simd-dot.test.ts fails when the two drift.
 ;;
 ;; score_X(q, rows, count, stride, n, out): for k < count, out[k] = sum_i<n q[i] * row_k[i], where
@@ -9,19 +9,10 @@
 (module
   (import "env" "memory" (memory 1))
 
-  ;; Four float16 values (zero-extended into i32 lanes) as float32, exactly (zero and subnormals
-  ;; included; every finite half is representable). No Inf/NaN handling: rows are finite. Signed
-  ;; conversion (the magnitude bits are < 2^15): SSE has no unsigned one, and V8 emulates it slowly.
-  (func $half4 (param $h v128) (result v128)
-    (local $em v128)
-    (local.set $em (v128.and (local.get $h) (i32x4.splat (i32.const 0x7fff))))
-    (v128.or
-      (i32x4.shl (v128.and (local.get $h) (i32x4.splat (i32.const 0x8000))) (i32.const 16))
-      (v128.bitselect
-        (f32x4.mul (f32x4.convert_i32x4_s (local.get $em)) (f32x4.splat (f32.const 0x1p-24)))
-        (i32x4.add (i32x4.shl (local.get $em) (i32.const 13)) (i32x4.splat (i32.const 0x38000000)))
-        (i32x4.lt_s (local.get $em) (i32x4.splat (i32.const 0x400))))))
-
+  ;; A float16 value as float32, exactly (zero and subnormals included; every finite half is
+  ;; representable): sign to bit 31; exponent and mantissa shifted up by 13 with the exponent rebased
+  ;; (+112 << 23); below 0x400 (zero, subnormals) the magnitude bits times 2^-24. No Inf/NaN handling:
+  ;; rows are finite. $dot_f16 does the same four lanes at a time, inline (V8 does not inline calls).
   (func $half1 (param $h i32) (result f32)
     (local $em i32)
     (local.set $em (i32.and (local.get $h) (i32.const 0x7fff)))
@@ -66,7 +57,8 @@
         (br_if $done (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $n)))
         (local.set $qi (i32.add (local.get $q) (i32.shl (local.get $i) (i32.const 2))))
         (local.set $h (v128.load (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 1)))))
-        ;; lanes low of the eight halves, decoded as in $half4 (inlined: V8 does not inline the call)
+        ;; the low four of the eight halves, decoded as $half1 does (signed conversion and compare: the
+        ;; magnitude bits are < 2^15, and SSE has no unsigned ones, which V8 emulates slowly)
         (local.set $w (i32x4.extend_low_i16x8_u (local.get $h)))
         (local.set $em (v128.and (local.get $w) (i32x4.splat (i32.const 0x7fff))))
         (local.set $w
@@ -77,7 +69,7 @@
               (i32x4.add (i32x4.shl (local.get $em) (i32.const 13)) (i32x4.splat (i32.const 0x38000000)))
               (i32x4.lt_s (local.get $em) (i32x4.splat (i32.const 0x400))))))
         (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load (local.get $qi)) (local.get $w))))
-        ;; lanes high of the eight halves, decoded as in $half4 (inlined: V8 does not inline the call)
+        ;; the high four, the same way
         (local.set $w (i32x4.extend_high_i16x8_u (local.get $h)))
         (local.set $em (v128.and (local.get $w) (i32x4.splat (i32.const 0x7fff))))
         (local.set $w
