@@ -15,7 +15,7 @@
  * hnsw/rescore are the set's synthetic queries (so recall is known); the embed stage embeds the real
  * SciFact test queries. Single-threaded, one query at a time, after a warm-up.
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { EmbeddingModel } from '../../src/inference/embedding-model.js'
 import { findModel, modelDirectory, readManifest } from '../../src/models/manifest.js'
@@ -231,7 +231,6 @@ async function main(): Promise<void> {
   const title = `${n.toLocaleString('en')} × ${dims} synthetic ${model} vectors, index ${indexDims} dims, hnswlib ${hnswlib.variant}; ${queryCount} queries (embed: ${embedCount} real SciFact queries)`
   process.stdout.write(`\n## ${title}\n\n${table}\n\nload average ${started.load.join(', ')} at the start, ${loadAverage().join(', ')} at the end; db ${(statSync(`${base}.profile.sqlite`).size / 2 ** 30).toFixed(2)} GiB\n`)
   const file = `${base}.profile-${Date.now()}.json`
-  const { writeFileSync } = await import('node:fs')
   writeFileSync(file, JSON.stringify({ title, machine: machineInfo(), started, ended: { date: new Date().toISOString(), load: loadAverage() }, results }, null, 1))
   log(`wrote ${file}`)
 }

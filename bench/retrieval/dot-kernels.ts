@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/retrieval/dot-kernels.ts [--dims 768] [--shortlist 400] [--rows 50000] [--rounds 3]
  */
+import { mulberry32 } from '../../src/calibration/fit.js'
 import { dotFloat16, dotInt8Codes, encodeHalf, encodeInt8 } from '../../src/retrieval/compact-vectors.js'
 import { simdDot } from '../../src/retrieval/simd-dot.js'
 import { dotAt } from '../../src/retrieval/vector-math.js'
@@ -23,14 +24,8 @@ const shortlist = positiveInt('shortlist', values.shortlist)
 const n = positiveInt('rows', values.rows)
 const rounds = positiveInt('rounds', values.rounds)
 
-let state = 1
-const next = (): number => {
-  state = (state + 0x6d2b79f5) >>> 0
-  let x = state
-  x = Math.imul(x ^ (x >>> 15), x | 1)
-  x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-  return ((x ^ (x >>> 14)) >>> 0) / 4294967296 - 0.5
-}
+const uniform = mulberry32(1)
+const next = (): number => uniform() - 0.5
 const f32 = Float32Array.from({ length: n * dims }, next)
 const f16 = new Uint16Array(n * dims)
 encodeHalf(f32, f16, 0)

@@ -9,7 +9,7 @@ import {
   squaredNormInt8,
   type CompactEncoding,
 } from './compact-vectors.js'
-import { rankScored, topScored, type ScoredLabel } from './rescore.js'
+import { topScored, type ScoredLabel } from './rescore.js'
 import { simdDot } from './simd-dot.js'
 import { dotAt } from './vector-math.js'
 
@@ -133,41 +133,38 @@ export class RescoreVectors {
   rescore(query: Float32Array, labels: Iterable<number>, dims: number, limit: number): ScoredLabel[] {
     const d = Math.min(dims, this.dims)
     const queryNorm2 = dotAt(query, 0, query, 0, d)
-    const scored: ScoredLabel[] = []
     const rows = this.rows
-    // One loop per encoding keeps each call site monomorphic; at full dims the stored norm is used.
+    // The labels held, their rows and offsets; labels not held are skipped.
+    const held: number[] = []
+    const heldRows: number[] = []
+    const offsets: number[] = []
+    for (const label of labels) {
+      const row = this.rowOf.get(label)
+      if (row === undefined) continue
+      held.push(label)
+      heldRows.push(row)
+      offsets.push(row * this.dims)
+    }
+    const scores = new Float64Array(held.length)
+    // At full dims each row's stored norm is used. float32 keeps the scalar loop, whose sums equal
+    // rescoring from SQLite exactly; float16 and int8 take the shortlist at once in WebAssembly SIMD.
     if (rows instanceof Float32Array) {
-      for (const label of labels) {
-        const row = this.rowOf.get(label)
-        if (row === undefined) continue
-        const offset = row * this.dims
-        const rowNorm2 = d === this.dims ? this.norms2[row]! : dotAt(rows, offset, rows, offset, d)
-        scored.push({ label, score: cosine(dotAt(query, 0, rows, offset, d), queryNorm2, rowNorm2) })
+      for (let k = 0; k < held.length; k++) {
+        const offset = offsets[k]!
+        const rowNorm2 = d === this.dims ? this.norms2[heldRows[k]!]! : dotAt(rows, offset, rows, offset, d)
+        scores[k] = cosine(dotAt(query, 0, rows, offset, d), queryNorm2, rowNorm2)
       }
     } else {
-      // float16 and int8: dot products in WebAssembly SIMD over the shortlist at once; result objects
-      // only for the `limit` kept.
-      const held: number[] = []
-      const heldRows: number[] = []
-      const offsets: number[] = []
-      for (const label of labels) {
-        const row = this.rowOf.get(label)
-        if (row === undefined) continue
-        held.push(label)
-        heldRows.push(row)
-        offsets.push(row * this.dims)
-      }
       const dots = new Float32Array(held.length)
       simdDot().score(query, d, rows, offsets, this.dims, dots)
-      const scores = new Float64Array(held.length)
       for (let k = 0; k < held.length; k++) {
         const rowNorm2 =
           d === this.dims ? this.norms2[heldRows[k]!]! : rows instanceof Uint16Array ? squaredNormFloat16(rows, offsets[k]!, d) : squaredNormInt8(rows, offsets[k]!, d)
         scores[k] = cosine(dots[k]!, queryNorm2, rowNorm2)
       }
-      return topScored(held, scores, limit)
     }
-    return rankScored(scored, limit)
+    // Result objects only for the `limit` kept.
+    return topScored(held, scores, limit)
   }
 
   private nextRow(): number {

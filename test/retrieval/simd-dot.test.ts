@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { renderKernelsModule } from '../../scripts/build-wasm.js'
+import { mulberry32 } from '../../src/calibration/fit.js'
 import { dotFloat16, dotInt8Codes, encodeHalf, encodeInt8, fromHalf, squaredNormFloat16, squaredNormInt8 } from '../../src/retrieval/compact-vectors.js'
 import { simdDot } from '../../src/retrieval/simd-dot.js'
 import { dotAt } from '../../src/retrieval/vector-math.js'
@@ -9,15 +10,10 @@ import { dotAt } from '../../src/retrieval/vector-math.js'
 // decode every half exactly, agree with the scalar loops on any dims (eight lanes, then a tail), and
 // the committed module must be what the .wat compiles to.
 
+/** Seeded uniform values in [-0.5, 0.5). */
 function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296 - 0.5
-  }
+  const uniform = mulberry32(seed)
+  return () => uniform() - 0.5
 }
 
 t.test('the committed module is what dot-kernels.wat compiles to', async (t) => {
