@@ -157,8 +157,8 @@ async function evaluate(app: FastifyInstance, options: Options, fit: StageFitRep
   const examples: CalibrationExample[] = labelled.stages.get(fit.stage) ?? []
   if (examples.length === 0) throw new Error(`no ${fit.stage} scores on ${set}`)
   const labels = examples.map((e) => e.label)
-  const before = examples.map((e) => baselineProbability(fit.baseline, e.score as number))
-  const after = examples.map((e) => app.calibrators.apply(fit.model, fit.stage, e.score as number)!)
+  const before = examples.map((e) => baselineProbability(fit.baseline, e.score as number, e.rank))
+  const after = examples.map((e) => app.calibrators.apply(fit.model, fit.stage, e.score as number, e.rank === undefined ? {} : { rank: e.rank })!)
   const summary = { before: calibrationSummary(before, labels), after: calibrationSummary(after, labels), reference: baseRateSummary(fit, labels) }
   const svg = await writeSvg(
     options,

@@ -1,6 +1,6 @@
 /**
  * Calibration of a rerank stage's raw scores (cross-encoder logits, embedding-stage cosines, pointwise
- * LLM yes-log-odds): fitted (Funnel's fitCalibrator, which picks among the methods that qualify by
+ * LLM yes-log-odds, listwise window log-odds with the final rank): fitted (Funnel's fitCalibrator, which picks among the methods that qualify by
  * 5-fold CV) on (query, candidate) pairs of one BEIR split, measured (ECE over 15 bins, Brier,
  * log-loss) before (the score as the API reads it uncalibrated: sigmoid of a logit, (cos + 1) / 2)
  * and after, on other sets. The stage is loaded through the same RerankerPool the search API uses,
@@ -56,7 +56,9 @@ async function labelledScores(reranker: Reranker, spec: string, depth: number): 
     const { candidates: ranked } = await reranker.rank(queries.get(qid)!.text, candidates)
     const read = relevanceScores(ranked, { model: reranker.name, scoreKey: reranker.scoreKey })
     ranked.forEach((c, i) => {
-      examples.push({ score: c.scores[reranker.scoreKey] ?? c.score, label: (qrels.get(qid)!.get(c.id) ?? 0) >= Number(threshold) ? 1 : 0 })
+      const label = (qrels.get(qid)!.get(c.id) ?? 0) >= Number(threshold) ? 1 : 0
+      // A listwise stage's window log-odds are read with the final rank (the 'listwise' method, the 'rank' baseline).
+      examples.push({ score: c.scores[reranker.scoreKey] ?? c.score, label, ...(reranker.scoreKey === 'listwise' && { rank: i + 1 }) })
       uncalibrated.push(read.scores[i]!)
     })
     progress.tick()
@@ -72,6 +74,8 @@ function rawScaleOf(reranker: Reranker): RawScale | undefined {
       return 'logit'
     case 'embedding':
       return 'cosine'
+    case 'listwise':
+      return 'rank'
     default:
       return undefined
   }
@@ -93,18 +97,21 @@ async function main(): Promise<void> {
     const reranker = await pool.get(values.model)
     const rawScale = rawScaleOf(reranker)
     const fitSet = await labelledScores(reranker, values.fit, depth)
-    const fit = fitCalibrator(fitSet.examples, rawScale === undefined ? {} : { rawScale })
+    const fit = fitCalibrator(fitSet.examples, {
+      ...(rawScale !== undefined && { rawScale }),
+      ...(reranker.scoreKey === 'listwise' && { methods: ['platt', 'listwise', 'isotonic'] as const }),
+    })
+    process.stdout.write(`fit: ${fit.reason}\n`)
     const rows = [{ set: `${fitSet.name}, out-of-fold`, n: fit.n, positives: fit.positives, before: fit.heldOut.before, after: fit.heldOut.after }]
     for (const spec of values.eval) {
       const set = await labelledScores(reranker, spec, depth)
       const labels = set.examples.map((e) => e.label)
-      const raw = set.examples.map((e) => e.score as number)
       rows.push({
         set: set.name,
         n: labels.length,
         positives: labels.reduce<number>((s, y) => s + y, 0),
         before: calibrationSummary(set.uncalibrated, labels),
-        after: calibrationSummary(raw.map((s) => applyCalibrator(fit.calibrator, s)), labels),
+        after: calibrationSummary(set.examples.map((e) => applyCalibrator(fit.calibrator, e.score, e)), labels),
       })
     }
     const result = { model: values.model, score_key: reranker.scoreKey, method: fit.method, params: fit.params, rows, machine: machineInfo(), date: new Date().toISOString() }
@@ -112,7 +119,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${values.model} (${reranker.scoreKey}): calibrator ${fit.method} ${JSON.stringify(fit.params)}\n`)
     for (const r of rows) {
       const f = (s: { ece: number; brier: number }) => `ECE ${s.ece.toFixed(4)} Brier ${s.brier.toFixed(4)}`
-      process.stdout.write(`${r.set}: n ${r.n} (${r.positives} relevant)  before ${f(r.before)}  after ${f(r.after)}\n`)
+      // The base rate's Brier, p(1 - p), is what a calibrator that learned only the positive rate scores.
+      const rate = r.positives / r.n
+      process.stdout.write(`${r.set}: n ${r.n} (${r.positives} relevant)  before ${f(r.before)}  after ${f(r.after)}  base-rate Brier ${(rate * (1 - rate)).toFixed(4)}\n`)
     }
     process.stdout.write(`result ${out}\n`)
   } finally {

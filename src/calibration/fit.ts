@@ -7,8 +7,10 @@ import { calibrationSummary, reliabilityBins, logLoss, type CalibrationSummary, 
 import { applyPlatt, fitPlatt, sigmoid } from './platt.js'
 import {
   applyListwiseCalibrator,
+  applyListwiseLogOdds,
   applyPointwiseTemperature,
   fitListwiseCalibrator,
+  fitListwiseLogOdds,
   fitPointwiseTemperature,
   windowLogit,
   windowProbability,
@@ -28,8 +30,9 @@ export { CALIBRATION_METHODS, type CalibrationMethod } from '../schemas/calibrat
 
 /**
  * One labelled score. A pointwise stage gives a number; a listwise stage gives its window's identifier
- * logits with `index`, the candidate's position in that window, and optionally `rank`, its final 1-based
- * rank (needed by the 'listwise' method).
+ * logits with `index`, the candidate's position in that window, or (as the service's listwise stage
+ * reports it) the window log-odds as a number; and optionally `rank`, its final 1-based rank (needed by
+ * the 'listwise' method and the 'rank' raw scale).
  */
 export interface CalibrationExample {
   score: number | readonly number[]
@@ -40,10 +43,11 @@ export interface CalibrationExample {
 
 /**
  * What the raw score is, for the uncalibrated baseline ("before"):
- * 'probability' is used as-is, 'cosine' maps to (s + 1) / 2, 'logit' goes through a plain sigmoid.
+ * 'probability' is used as-is, 'cosine' maps to (s + 1) / 2, 'logit' goes through a plain sigmoid,
+ * 'rank' ignores the score and reads 1 / rank (1-based; what a listwise stage reports uncalibrated).
  * Window logits always use softmax(z)[index] at T = 1.
  */
-export type RawScale = 'probability' | 'cosine' | 'logit'
+export type RawScale = 'probability' | 'cosine' | 'logit' | 'rank'
 
 /** Whether the examples carry scalar scores or windows of logits. */
 type ScoreInput = 'scalar' | 'window'
@@ -107,7 +111,7 @@ export interface CalibrationFit {
     after: CalibrationSummary
     reliability: { before: ReliabilityBin[]; after: ReliabilityBin[] }
   }
-  baseline: 'identity' | 'cosine' | 'sigmoid' | 'window-softmax'
+  baseline: 'identity' | 'cosine' | 'sigmoid' | 'window-softmax' | 'rank'
   /** Mean over folds of each candidate's held-out log-loss. */
   candidates: { method: CalibrationMethod; meanLogLoss: number }[]
   n: number
@@ -161,6 +165,8 @@ export function applyCalibrator(
     case 'temperature':
       return applyPointwiseTemperature(calibrator.params, windowOf(score), indexOf(where.index))
     case 'listwise':
+      // A scalar is a window log-odds at T = 1; only a calibrator fitted at T = 1 can read it.
+      if (typeof score === 'number' && calibrator.params.temperature === 1) return applyListwiseLogOdds(calibrator.params, score, rankOf(where.rank))
       return applyListwiseCalibrator(calibrator.params, windowOf(score), indexOf(where.index), rankOf(where.rank))
   }
 }
@@ -301,7 +307,7 @@ function applicableMethods(examples: readonly CalibrationExample[], input: Score
     if (!CALIBRATION_METHODS.includes(method)) {
       throw errors.invalidValue('methods', method, `valid methods: ${CALIBRATION_METHODS.join(', ')}`)
     }
-    if ((method === 'temperature' || method === 'listwise') && input === 'scalar') {
+    if (method === 'temperature' && input === 'scalar') {
       skipped.push(`${method} skipped: it needs window logits with an index, the scores are scalars`)
     } else if (method === 'listwise' && examples.some((e) => e.rank === undefined)) {
       skipped.push('listwise skipped: it needs every example to carry its final rank')
@@ -328,7 +334,10 @@ function fitMethod(method: CalibrationMethod, train: readonly CalibrationExample
     case 'temperature':
       return { version: 1, method, params: fitPointwiseTemperature(windows()) }
     case 'listwise':
-      return { version: 1, method, params: fitListwiseCalibrator(windows()) }
+      // Scalar scores are window log-odds at T = 1 (the listwise stage's scores.listwise).
+      return input === 'scalar'
+        ? { version: 1, method, params: fitListwiseLogOdds(train.map((e) => ({ score: e.score as number, rank: e.rank!, label: e.label }))) }
+        : { version: 1, method, params: fitListwiseCalibrator(windows()) }
   }
 }
 
@@ -384,6 +393,15 @@ function baselineProbabilities(examples: readonly CalibrationExample[], input: S
   }
   const scores = examples.map((e) => e.score as number)
   const scale = rawScale ?? guessRawScale(scores)
+  if (scale === 'rank') {
+    return {
+      baseline: 'rank' as const,
+      probabilities: examples.map((e, i) => {
+        if (e.rank === undefined) throw errors.invalidRequest(`examples[${i}].rank`, "the 'rank' raw scale reads 1 / rank: every example needs its rank")
+        return 1 / e.rank
+      }),
+    }
+  }
   if (scale === 'probability') {
     if (scores.some((s) => s < 0 || s > 1)) throw errors.invalidValue('rawScale', scale, 'probability scores must lie in [0, 1]')
     return { baseline: 'identity' as const, probabilities: scores }

@@ -195,3 +195,31 @@ export function fitListwiseCalibrator(examples: readonly ListwiseExample[]): Lis
 
 export const applyListwiseCalibrator = (params: ListwiseParams, logits: readonly number[], index: number, rank: number): number =>
   applyLogistic({ weights: params.weights, bias: params.bias }, listwiseFeatures(logits, index, rank, params.temperature))
+
+/**
+ * The same two-feature model when the stage already reports each candidate's window log-odds at T = 1
+ * (what `scores.listwise` holds, see ListwiseReranker): the temperature stays 1 and only the weights
+ * and bias are fitted.
+ */
+export function fitListwiseLogOdds(examples: readonly { score: number; rank: number; label: 0 | 1 }[]): ListwiseParams {
+  const features = examples.map((e) => logOddsFeatures(e.score, e.rank))
+  const { weights, bias } = fitLogistic(
+    features,
+    examples.map((e) => e.label),
+  )
+  return { temperature: 1, weights: [weights[0] ?? 0, weights[1] ?? 0], bias }
+}
+
+/** P(relevant) from a window log-odds and the final rank; a calibrator fitted at another temperature needs the logits. */
+export function applyListwiseLogOdds(params: ListwiseParams, logOddsAtT1: number, rank: number): number {
+  if (params.temperature !== 1) {
+    throw errors.invalidRequest('score', `this listwise calibrator was fitted at temperature ${params.temperature}: it needs the window's logits, not their log-odds`)
+  }
+  return applyLogistic({ weights: params.weights, bias: params.bias }, logOddsFeatures(logOddsAtT1, rank))
+}
+
+function logOddsFeatures(logOdds: number, rank: number): [number, number] {
+  if (!Number.isFinite(logOdds)) throw errors.invalidValue('score', logOdds, 'window log-odds must be finite numbers')
+  if (!Number.isInteger(rank) || rank < 1) throw errors.invalidValue('rank', rank, 'must be an integer >= 1 (1 = top)')
+  return [Math.max(-WINDOW_LOGIT_LIMIT, Math.min(WINDOW_LOGIT_LIMIT, logOdds)), Math.log(rank)]
+}

@@ -54,7 +54,13 @@ export interface SearchLabelling {
   fusion: FusionMethod
 }
 
+/** The calibrator key of each rerank score key: the model of the last stage that wrote it. */
+export type RerankerModels = Partial<Record<'embedding' | 'cross_encoder' | 'listwise', string>>
+
 export interface LabelledScores {
+  /** The rerank stages that scored the hits (by score key, the model), and the last one's score key. */
+  rerankers: RerankerModels
+  lastRerankStage?: StageName
   /** Per stage, every hit that carried that stage's score, labelled by the judgements. */
   stages: Map<StageName, CalibrationExample[]>
   mode: RetrievalMode
@@ -68,8 +74,11 @@ export { DEFAULT_CALIBRATION_TOP_K } from '../schemas/calibration.js'
 export const toSummaryBody = (s: CalibrationSummary): CalibrationSummaryBody => ({ ece: s.ece, brier: s.brier, log_loss: s.logLoss })
 
 /** The raw score read as a probability, as the fit's `baseline` did: the "before" of calibration. */
-export function baselineProbability(baseline: CalibrationFit['baseline'], raw: number): number {
+export function baselineProbability(baseline: CalibrationFit['baseline'], raw: number, rank?: number): number {
   switch (baseline) {
+    case 'rank':
+      if (rank === undefined) throw errors.invalidRequest('rank', "the 'rank' baseline reads 1 / rank: give the hit's 1-based rank")
+      return 1 / rank
     case 'cosine':
       return Math.min(1, Math.max(0, (raw + 1) / 2))
     case 'sigmoid':
@@ -93,7 +102,8 @@ function rawScaleOf(stage: StageName, examples: readonly CalibrationExample[]): 
     case 'fused':
       return examples.every((e) => typeof e.score === 'number' && e.score >= 0 && e.score <= 1) ? 'probability' : 'logit'
     case 'listwise':
-      return undefined
+      // Uncalibrated, a listwise stage's relevance is 1 / rank (src/rerank/relevance.ts).
+      return examples.every((e) => e.rank !== undefined) ? 'rank' : undefined
   }
 }
 
@@ -112,6 +122,9 @@ function binaryLabels(field: string, labels: readonly number[], threshold: numbe
     return label
   })
 }
+
+/** A listwise stage's window log-odds may also be read with its rank (the two-feature 'listwise' method). */
+const LISTWISE_METHODS = ['platt', 'listwise', 'isotonic'] as const
 
 const countPositives = (examples: readonly CalibrationExample[]): number => examples.reduce((s, e) => s + e.label, 0)
 
@@ -154,7 +167,11 @@ export class CalibrationService {
     const fusion = request.fusion ?? 'rrf'
     const embeddingModel = await this.embeddingModel(row, request.model)
 
-    const collected = hasExamples && request.examples!.some((e) => e.document !== undefined)
+    const pairs = hasExamples && request.examples!.some((e) => e.document !== undefined)
+    if (pairs && request.rerank !== undefined) {
+      throw errors.invalidRequest('rerank', 'rerank runs on labelling searches (qrels, or examples with ids); examples with document text are scored as pairs')
+    }
+    const collected = pairs
       ? await this.fromPairs(request.examples!, row, embeddingModel, requested, request.label_threshold)
       : await this.fromSearch(field, request, row, fusion, options)
 
@@ -167,7 +184,8 @@ export class CalibrationService {
     }
     const fitted = stages.map((stage) => {
       const examples = collected.stages.get(stage)!
-      const model = stageModel(stage, { embeddingModel, fusion, ...(options.rerankers !== undefined && { rerankers: options.rerankers }) })
+      const rerankers = options.rerankers ?? collected.rerankers
+      const model = stageModel(stage, { embeddingModel, fusion, ...(rerankers !== undefined && { rerankers }) })
       if (model === undefined) throw errors.invalidRequest('stages', `stage '${stage}' needs the id of the reranker model that produced its scores`)
       const positives = countPositives(examples)
       const negatives = examples.length - positives
@@ -175,7 +193,11 @@ export class CalibrationService {
         throw errors.insufficientLabels(field, stage, { n: examples.length, positives }, { examples: MIN_CALIBRATION_EXAMPLES, perLabel: MIN_EXAMPLES_PER_LABEL }, collected.hint)
       }
       const rawScale = rawScaleOf(stage, examples)
-      const fit = fitCalibrator(examples, { ...(request.folds !== undefined && { folds: request.folds }), ...(rawScale !== undefined && { rawScale }) })
+      const fit = fitCalibrator(examples, {
+        ...(request.folds !== undefined && { folds: request.folds }),
+        ...(rawScale !== undefined && { rawScale }),
+        ...(stage === 'listwise' && { methods: LISTWISE_METHODS }),
+      })
       return { stage, model, fit }
     })
 
@@ -209,6 +231,8 @@ export class CalibrationService {
       throw errors.invalidValue('top_k', settings.top_k, `use 1..${this.components.maxTopK}`)
     }
     const stages = new Map<StageName, CalibrationExample[]>()
+    const rerankers: RerankerModels = {}
+    let lastRerankStage: StageName | undefined
     let judgedRelevant = 0
     let retrievedRelevant = 0
     let mode: RetrievalMode = settings.mode ?? 'dense'
@@ -222,8 +246,18 @@ export class CalibrationService {
         fusion: { ...options.search?.fusion, method: settings.fusion },
       })
       mode = response.mode
+      const cut = response.rerank?.stages.filter((st) => st.status !== 'ok') ?? []
+      if (cut.length > 0) {
+        // A stage skipped for some queries would calibrate on the queries it happened to finish.
+        const why = cut.map((st) => `${st.model} ${st.status}${st.reason === undefined ? '' : `: ${st.reason}`}`).join('; ')
+        throw errors.invalidRequest('rerank', `the labelling search for query ${done + 1} did not run every rerank stage (${why}); raise rerank.budget_ms or lower the stages' top_n`)
+      }
+      for (const st of response.rerank?.stages ?? []) {
+        rerankers[st.scoreKey] = st.model
+        lastRerankStage = st.scoreKey
+      }
       for (const label of judged.labels.values()) judgedRelevant += label
-      for (const hit of response.results) {
+      for (const [rank, hit] of response.results.entries()) {
         const label = judged.labels.get(hit.id) ?? 0
         retrievedRelevant += label
         for (const stage of STAGE_NAMES) {
@@ -231,12 +265,13 @@ export class CalibrationService {
           if (score === undefined) continue
           let list = stages.get(stage)
           if (list === undefined) stages.set(stage, (list = []))
-          list.push({ score, label })
+          // A listwise score (window log-odds) is read with the hit's rank, which the 'listwise' method uses.
+          list.push(stage === 'listwise' ? { score, label, rank: rank + 1 } : { score, label })
         }
       }
       options.onProgress?.(done + 1, queries.length)
     }
-    return { stages, mode, judgedRelevant, retrievedRelevant }
+    return { stages, mode, judgedRelevant, retrievedRelevant, rerankers, ...(lastRerankStage !== undefined && { lastRerankStage }) }
   }
 
   private async embeddingModel(row: CollectionRecord | undefined, requested: string | undefined): Promise<string> {
@@ -267,12 +302,13 @@ export class CalibrationService {
       judged.labels.set(j.id, labels[i]!)
     })
     const topK = request.top_k ?? DEFAULT_CALIBRATION_TOP_K
+    const search = request.rerank === undefined ? options.search : { ...options.search, rerank: request.rerank }
     const labelled = await this.labelSearchHits([...byQuery.values()], {
       collection: row.name,
       top_k: topK,
       fusion,
       ...(request.mode !== undefined && { mode: request.mode }),
-    }, options)
+    }, { ...options, ...(search !== undefined && { search }) })
     const present = STAGE_NAMES.filter((s) => labelled.stages.has(s))
     const source: CalibrationMetrics['source'] = {
       kind: 'search',
@@ -286,8 +322,9 @@ export class CalibrationService {
     }
     return {
       stages: labelled.stages,
+      rerankers: labelled.rerankers,
       // The last stage that ran is the one whose score a search reports.
-      defaultStages: present.slice(-1),
+      defaultStages: labelled.lastRerankStage !== undefined ? [labelled.lastRerankStage] : present.slice(-1),
       source,
       why: `mode ${labelled.mode} searches produced ${present.join(', ') || 'no hits'}`,
       hint:
@@ -315,7 +352,7 @@ export class CalibrationService {
       ...(threshold !== undefined && { label_threshold: threshold }),
     }
     const why = row === undefined ? 'examples with document text give dense cosines; lexical needs a collection' : 'examples with document text give dense and lexical scores only'
-    return { stages, defaultStages: ['dense'] as StageName[], source, why, hint: '' }
+    return { stages, rerankers: undefined, defaultStages: ['dense'] as StageName[], source, why, hint: '' }
   }
 
   /** Cosine of each pair's query and document embeddings, as dense retrieval scores them at full dims. */

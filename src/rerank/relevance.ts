@@ -14,13 +14,17 @@ export interface RelevanceScores {
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x))
 
-/** How a stage's raw score reads as a number in 0..1 when no calibrator is fitted. */
-function uncalibrated(scoreKey: RerankScoreKey, raw: number): { score: number; source: RelevanceSource } {
+/**
+ * How a stage's raw score reads as a number in 0..1 when no calibrator is fitted. A listwise stage's raw
+ * score is a window log-odds, relative to the passages it shared a window with, so uncalibrated it is
+ * read by its place in the answer: 1 / (rank + 1) for 0-based rank.
+ */
+function uncalibrated(scoreKey: RerankScoreKey, raw: number, rank: number): { score: number; source: RelevanceSource } {
   switch (scoreKey) {
     case 'cross_encoder':
       return { score: sigmoid(raw), source: 'sigmoid' }
     case 'listwise':
-      return { score: clamp01(raw), source: 'rank' }
+      return { score: 1 / (rank + 1), source: 'rank' }
     default:
       return { score: clamp01((raw + 1) / 2), source: 'cosine' }
   }
@@ -49,6 +53,6 @@ export function relevanceScores(
     const calibrated = raw.map((score, rank) => calibrators.apply(stage.model, stageName, score, { rank: rank + 1 }))
     if (calibrated.length > 0 && calibrated.every((p) => p !== undefined)) return { scores: calibrated as number[], source: 'calibrator' }
   }
-  const read = raw.map((score) => uncalibrated(stage.scoreKey, score))
-  return { scores: read.map((r) => r.score), source: read[0]?.source ?? uncalibrated(stage.scoreKey, 0).source }
+  const read = raw.map((score, rank) => uncalibrated(stage.scoreKey, score, rank))
+  return { scores: read.map((r) => r.score), source: read[0]?.source ?? uncalibrated(stage.scoreKey, 0, 0).source }
 }

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { STAGE_NAMES } from '../candidate.js'
 import { CollectionName, LiteralUnion } from './common.js'
-import { FUSION_METHODS, RETRIEVAL_MODES } from './search.js'
+import { FUSION_METHODS, RerankOptionsSchema, RETRIEVAL_MODES } from './search.js'
 
 /** In order of simplicity: on an exact tie in held-out log-loss the earlier one wins. */
 export const CALIBRATION_METHODS = ['platt', 'temperature', 'listwise', 'isotonic'] as const
@@ -26,8 +26,9 @@ export const CalibrationMetricsSchema = Type.Object({
   positives: Type.Integer({ description: 'of which relevant' }),
   folds: Type.Integer(),
   seed: Type.Integer(),
-  baseline: Type.Union([Type.Literal('identity'), Type.Literal('cosine'), Type.Literal('sigmoid'), Type.Literal('window-softmax')], {
-    description: "how the raw score is read as a probability for 'before': as is, (cosine + 1) / 2, sigmoid(score), or the window softmax",
+  baseline: Type.Union([Type.Literal('identity'), Type.Literal('cosine'), Type.Literal('sigmoid'), Type.Literal('window-softmax'), Type.Literal('rank')], {
+    description:
+      "how the raw score is read as a probability for 'before': as is, (cosine + 1) / 2, sigmoid(score), the window softmax, or 1 / rank (a listwise stage, as relevance reads it uncalibrated)",
   }),
   held_out: Type.Object(
     { before: CalibrationSummarySchema, after: CalibrationSummarySchema },
@@ -95,6 +96,13 @@ export const FitCalibrationRequestSchema = Type.Object(
     mode: Type.Optional(LiteralUnion(RETRIEVAL_MODES)),
     top_k: Type.Optional(Type.Integer({ minimum: 1, description: `hits labelled per query (default ${DEFAULT_CALIBRATION_TOP_K})` })),
     fusion: Type.Optional(LiteralUnion(FUSION_METHODS, { description: 'fusion method in hybrid mode (default rrf); the fused calibrator is keyed by it' })),
+    rerank: Type.Optional(
+      Type.Object(RerankOptionsSchema.properties, {
+        additionalProperties: false,
+        description:
+          "a rerank cascade run on every labelling search (as search's rerank; {} = the server's default cascade), so its stages' scores can be calibrated, keyed by reranker model; the default stage fitted is the last one. A labelling search whose cascade is cut short (degraded) fails the fit",
+      }),
+    ),
   },
   { additionalProperties: false },
 )

@@ -35,7 +35,7 @@ export const RerankV2ResponseSchema = Type.Object(
       Type.Object({
         index: Type.Integer({ description: 'position of the document in the request' }),
         relevance_score: Type.Number({ minimum: 0, maximum: 1, description: 'relevance in 0..1 (see `relevance` for how it was read from raw_score)' }),
-        raw_score: Type.Number({ description: "the reranker's own score: cross-encoder logit, listwise 1/(rank+1)" }),
+        raw_score: Type.Number({ description: "the reranker's own score: cross-encoder logit, embedding cosine, listwise window log-odds (log p/(1-p) of coming first in its last window)" }),
       }),
       { description: 'best first' },
     ),

@@ -48,7 +48,7 @@ export const RerankResponseSchema = Type.Object(
         id: Type.Optional(Type.String()),
         relevance_score: Type.Number({ minimum: 0, maximum: 1, description: 'relevance in 0..1, higher is more relevant; how it was read from raw_score is `relevance`' }),
         score: Type.Number({ minimum: 0, maximum: 1, description: 'same as relevance_score (the TEI / Infinity field name)' }),
-        raw_score: Type.Number({ description: "the reranker's own score: cross-encoder logit, listwise 1/(rank+1)" }),
+        raw_score: Type.Number({ description: "the reranker's own score: cross-encoder logit, embedding cosine, listwise window log-odds (log p/(1-p) of coming first in its last window)" }),
         document: Type.Optional(Type.Object({ text: Type.String() })),
       }),
     ),

@@ -158,7 +158,7 @@ export const SearchHitSchema = Type.Object({
       fused: Type.Optional(Type.Number()),
       embedding: Type.Optional(Type.Number()),
       cross_encoder: Type.Optional(Type.Number()),
-      listwise: Type.Optional(Type.Number()),
+      listwise: Type.Optional(Type.Number({ description: "window log-odds: log(p / (1 - p)) for p = the window softmax's probability that this passage comes first, in the last window that scored it (clipped to ±40)" })),
     }),
   ),
   sources: Type.Optional(Type.Object({ dense: Type.Optional(SourceHit), lexical: Type.Optional(SourceHit) })),

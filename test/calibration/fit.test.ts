@@ -162,6 +162,31 @@ t.test('window logits: temperature, listwise and platt compete; listwise wins wh
   t.throws(() => fitCalibrator(examples.map((e, i) => (i === 3 ? { ...e, index: 8 } : e))), /examples\[3\]\.index: 8 is not allowed/)
 })
 
+t.test('window log-odds as scalars (the listwise stage scores.listwise): the listwise method reads them with the rank', async (t) => {
+  const windows = listwiseExamples(8, 160) // 1,280 examples
+  const examples = windows.map((e) => ({ score: windowLogit(e.score as number[], e.index!), rank: e.rank!, label: e.label }))
+  const fit = fitCalibrator(examples, { seed: 5, methods: ['platt', 'listwise', 'isotonic'], rawScale: 'rank' })
+  t.equal(fit.baseline, 'rank')
+  t.same(fit.candidates.map((c) => c.method), ['platt', 'listwise', 'isotonic'], 'temperature is not offered for scalars; listwise is')
+  t.equal(fit.method, 'listwise', fit.reason)
+  t.equal(fit.calibrator.method === 'listwise' && fit.calibrator.params.temperature, 1, 'log-odds are already at T = 1')
+  t.ok(fit.heldOut.after.ece < fit.heldOut.before.ece, 'better calibrated than reading 1 / rank')
+  const before = examples.map((e) => 1 / e.rank)
+  t.same(fit.heldOut.reliability.before.reduce((s, b) => s + b.count, 0), examples.length)
+  t.ok(Math.abs(fit.heldOut.before.brier - before.reduce((s, p, i) => s + (p - examples[i]!.label) ** 2, 0) / examples.length) < 1e-12, "the 'rank' baseline is 1 / rank")
+
+  // The same candidate gets the same probability from its log-odds as from its window's logits at T = 1.
+  const first = windows[0]!
+  const p = applyCalibrator(fit.calibrator, examples[0]!.score, { rank: first.rank! })
+  t.ok(Math.abs(p - applyCalibrator(fit.calibrator, first.score, first)) < 1e-12)
+  t.ok(applyCalibrator(fit.calibrator, 2, { rank: 1 }) > applyCalibrator(fit.calibrator, 2, { rank: 30 }), 'rank lowers it')
+  t.throws(() => applyCalibrator(fit.calibrator, 2), /needs the candidate's final 1-based rank/)
+  t.throws(() => applyCalibrator(fit.calibrator, Number.NaN, { rank: 1 }), /window log-odds must be finite/)
+
+  t.match(fitCalibrator(examples, { seed: 5, methods: ['temperature', 'platt'] }).reason, /temperature skipped: it needs window logits/)
+  t.throws(() => fitCalibrator(examples.map(({ score, label }) => ({ score, label })), { rawScale: 'rank' }), /examples\[0\]\.rank: the 'rank' raw scale reads 1 \/ rank/)
+})
+
 t.test('the serialised calibrator round-trips through JSON and is validated', async (t) => {
   const fit = fitCalibrator(stepData(9, 200), { seed: 2 })
   t.same(Object.keys(fit.calibrator).sort(), ['method', 'params', 'version'])

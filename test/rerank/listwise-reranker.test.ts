@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { Candidate } from '../../src/candidate.js'
-import { ListwiseReranker } from '../../src/rerank/listwise/listwise-reranker.js'
+import { ListwiseReranker, windowLogOdds } from '../../src/rerank/listwise/listwise-reranker.js'
 import { OnnxCausalLmBackend } from '../../src/rerank/listwise/onnx-causal-lm.js'
 import { ListwisePromptBuilder } from '../../src/rerank/listwise/prompt.js'
 import { createReranker } from '../../src/rerank/registry.js'
@@ -34,8 +34,11 @@ t.test('ONNX listwise over 25 candidates: two windows, final order follows the f
   }
   const front = windows![1]!
   t.same(ranked.slice(0, 15).map((c) => c.id), front.permutation.map((slot) => front.ids[slot]))
+  const logOdds = (logits: readonly number[], slot: number) =>
+    logits[slot]! - Math.log(logits.reduce((s, z, j) => (j === slot ? s : s + Math.exp(z)), 0))
   ranked.slice(0, 15).forEach((c, k) => {
-    t.equal(c.scores.listwise, front.logits[front.permutation[k]!], 'raw score: the front window logit')
+    const slot = front.permutation[k]!
+    t.ok(Math.abs(c.scores.listwise! - logOdds(front.logits as number[], slot)) < 1e-9, 'raw score: the log-odds of coming first in the front window')
     t.equal(c.score, 1 / (k + 1), 'score decreases with rank')
     t.equal(c.scores.fused, input.find((x) => x.id === c.id)!.scores.fused, 'earlier scores kept')
   })
@@ -56,6 +59,19 @@ t.test('the KV-cache export ranks identically; truncated passages are counted on
   t.equal(a.truncatedPassages, 12, '4 passages sat in both windows but count once')
   const short = await plain.rank('capital of france', candidates(12, (i) => `${i} Paris`))
   t.equal(short.truncatedPassages, 0)
+})
+
+t.test('window log-odds: over the finite logits of the last window, the same after a shift, none without a logit', (t) => {
+  const steps = [{ logits: [2, 0, undefined, -1] }, { logits: [1, 1] }]
+  const expected = 2 - Math.log(Math.exp(0) + Math.exp(-1))
+  t.ok(Math.abs(windowLogOdds(steps, { step: 0, slot: 0 })! - expected) < 1e-12, 'the slot without a logit is left out of the sum')
+  const shifted = [{ logits: [102, 100, undefined, 99] }]
+  t.ok(Math.abs(windowLogOdds(shifted, { step: 0, slot: 0 })! - expected) < 1e-9, 'adding a constant to every logit changes nothing')
+  t.equal(windowLogOdds(steps, { step: 1, slot: 1 }), 0, 'two equal logits: even odds')
+  t.equal(windowLogOdds(steps, { step: 0, slot: 2 }), undefined, 'no logit, no log-odds')
+  t.equal(windowLogOdds(steps, undefined), undefined)
+  t.equal(windowLogOdds([{ logits: [5] }], { step: 0, slot: 0 }), 40, 'a window of one is clipped, not infinite')
+  t.end()
 })
 
 t.test('window sizes outside 2..20 are refused', async (t) => {

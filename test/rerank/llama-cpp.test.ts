@@ -34,7 +34,11 @@ t.test('listwise on llama.cpp: identifier log-probabilities from one evaluation,
   const logits = windows![0]!.logits as number[]
   t.ok(logits.every((l) => l <= 1e-9), 'log-probabilities', { logits })
   t.ok(logits[2]! > -0.01 && logits.filter((_, i) => i !== 2).every((l) => l < -5), 'C holds nearly all the mass')
-  t.same(ranked.map((c) => c.scores.listwise), windows![0]!.permutation.map((slot) => logits[slot]), 'each candidate keeps its logit')
+  const logOdds = (slot: number) => logits[slot]! - Math.log(logits.reduce((s, z, j) => (j === slot ? s : s + Math.exp(z)), 0))
+  ranked.forEach((c, k) => {
+    t.ok(Math.abs(c.scores.listwise! - logOdds(windows![0]!.permutation[k]!)) < 1e-9, `${c.id}: its window log-odds`)
+  })
+  t.ok(ranked[0]!.scores.listwise! > 4, "C's log-odds of coming first are high")
 })
 
 t.test('a window scored after another (reused prompt head) equals the same window on a fresh context', async (t) => {

@@ -11,8 +11,9 @@ t.test('without a calibrator each stage has its documented reading in 0..1', (t)
   t.ok(Math.abs(ce.scores[0]! - 1 / (1 + Math.exp(-3))) < 1e-12)
   t.ok(ce.scores[1]! > 0 && ce.scores[1]! < 0.001, 'a negative logit is a small probability, never negative')
 
-  const lw = relevanceScores([candidate('a', { listwise: 1 }), candidate('b', { listwise: 0.5 })], { model: 'lm', scoreKey: 'listwise' })
-  t.same(lw, { scores: [1, 0.5], source: 'rank' }, 'listwise 1/(rank+1) is kept as is')
+  // Window log-odds are relative to a window: uncalibrated, the answer's order is what is reported.
+  const lw = relevanceScores([candidate('a', { listwise: 3.2 }), candidate('b', { listwise: -2 }), candidate('c', { listwise: 7 })], { model: 'lm', scoreKey: 'listwise' })
+  t.same(lw, { scores: [1, 0.5, 1 / 3], source: 'rank' }, 'listwise reads 1/(rank+1) from the position, whatever the log-odds')
   t.end()
 })
 

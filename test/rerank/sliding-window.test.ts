@@ -56,20 +56,26 @@ t.test('30 passages, window 20, stride 10: the top 10 come out exactly in releva
 
 t.test('a shuffled list: the true best 10 reach the top 10 in order, all items kept', async (t) => {
   const input = shuffled(30).map((k) => `p${k}`)
-  const { items, lastLogit } = await slidingWindowRerank('q', input, (p) => p, perfectScorer, { windowSize: 20, stride: 10 })
+  const { items, steps, lastLogit, lastPlacement } = await slidingWindowRerank('q', input, (p) => p, perfectScorer, { windowSize: 20, stride: 10 })
   t.same(items.slice(0, 10), Array.from({ length: 10 }, (_, i) => `p${29 - i}`))
   t.same([...items].sort(), [...input].sort(), 'a permutation of the input')
   t.same(lastLogit, input.map(relevanceOf), 'every item was scored, and its last logit is reported by input index')
+  input.forEach((p, i) => {
+    const { step, slot } = lastPlacement[i]!
+    t.equal(steps[step]!.items[slot], p, `${p}: its placement points at it in the last window that scored it`)
+    t.notOk(steps.slice(step + 1).some((s) => s.items.includes(p)), `${p}: no later window saw it`)
+  })
 })
 
 t.test('passages the scorer has no logit for keep their relative order behind the scored ones', async (t) => {
   const input = ['p1', 'p5', 'p2', 'p9', 'p3']
   // Only odd positions are reported, like identifiers missing from a remote top-k list.
   const partial: WindowScorer = async (_q, passages) => passages.map((p, i) => (i % 2 === 1 ? relevanceOf(p) : undefined))
-  const { items, steps, lastLogit } = await slidingWindowRerank('q', input, (p) => p, partial)
+  const { items, steps, lastLogit, lastPlacement } = await slidingWindowRerank('q', input, (p) => p, partial)
   t.same(items, ['p9', 'p5', 'p1', 'p2', 'p3'])
   t.same(steps[0]!.permutation, [3, 1, 0, 2, 4])
   t.same(lastLogit, [undefined, 5, undefined, 9, undefined])
+  t.same(lastPlacement, [undefined, { step: 0, slot: 1 }, undefined, { step: 0, slot: 3 }, undefined], 'placed only where a logit came back')
 })
 
 t.test('topM limits the reranked prefix; the tail keeps its order', async (t) => {

@@ -92,6 +92,58 @@ t.test('relevance_score is the fitted calibrator once there is one; a negative l
   )
 })
 
+t.test('a listwise model on /v1/rerank: raw_score is the window log-odds, relevance its rank until a calibrator reads both', async (t) => {
+  const { app } = await rerankApp(t, { listwiseFence: false })
+  const payload = { query: 'capital of france', documents: ['paris is the capital', 'bananas', 'eiffel tower', 'yellow'], model: LM }
+  const before = (await app.inject({ method: 'POST', url: '/v1/rerank', payload })).json()
+  t.equal(before.relevance, 'rank')
+  type Result = { index: number; raw_score: number; relevance_score: number }
+  const results = before.results as Result[]
+  t.same(results.map((r) => r.relevance_score), [1, 1 / 2, 1 / 3, 1 / 4], '1/(rank+1), not a clamped logit')
+  t.ok(results.every((r, i) => i === 0 || r.raw_score <= results[i - 1]!.raw_score), 'one window: log-odds fall with rank')
+  // The window's first-place probabilities, read back from the log-odds, sum to one.
+  const firstPlace = results.map((r) => Math.exp(r.raw_score) / (1 + Math.exp(r.raw_score)))
+  t.ok(Math.abs(firstPlace.reduce((s, x) => s + x, 0) - 1) < 1e-6, 'softmax probabilities of the window sum to 1')
+
+  await app.calibrators.save([
+    {
+      model: LM,
+      stage: 'listwise',
+      calibrator: { version: 1, method: 'listwise', params: { temperature: 1, weights: [1, -1], bias: 0 } },
+      metrics: {
+        method: 'listwise',
+        reason: 'test',
+        n: 40,
+        positives: 20,
+        folds: 5,
+        seed: 1,
+        baseline: 'rank',
+        held_out: { before: { ece: 0, brier: 0, log_loss: 0 }, after: { ece: 0, brier: 0, log_loss: 0 } },
+        source: { kind: 'examples', queries: 1 },
+      },
+    },
+  ])
+  const after = (await app.inject({ method: 'POST', url: '/v1/rerank', payload })).json()
+  t.equal(after.relevance, 'calibrator')
+  ;(after.results as Result[]).forEach((r, i) => {
+    t.ok(Math.abs(r.relevance_score - 1 / (1 + Math.exp(-(r.raw_score - Math.log(i + 1))))) < 1e-9, `rank ${i + 1}: sigmoid(log-odds - log rank)`)
+  })
+
+  await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c' } })
+  const documents = Array.from({ length: 8 }, (_, i) => ({ id: `d${i}`, text: `passage ${i} about ${['bridges', 'proteins'][i % 2]}` }))
+  await app.inject({ method: 'PUT', url: '/v1/collections/c/documents', payload: { documents } })
+  const search = (await app.inject({
+    method: 'POST',
+    url: '/v1/collections/c/search',
+    payload: { query: 'proteins', top_k: 4, mode: 'hybrid', rerank: { stages: [{ model: LM, top_n: 4 }] }, include: ['scores'] },
+  })).json()
+  t.equal(search.degraded, false)
+  t.ok(search.results.every((r: { calibrated: boolean }) => r.calibrated), 'search reads the same calibrator for its last stage')
+  search.results.forEach((r: { score: number; scores: { listwise: number } }, i: number) => {
+    t.ok(Math.abs(r.score - 1 / (1 + Math.exp(-(r.scores.listwise - Math.log(i + 1))))) < 1e-9, `search hit ${i + 1}: calibrated from its log-odds and rank`)
+  })
+})
+
 t.test('rerank bad input', async (t) => {
   const { app } = await rerankApp(t, { rerankMaxDocuments: 3 })
   const cases: [object, number, string, RegExp][] = [

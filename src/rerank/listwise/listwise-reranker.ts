@@ -1,8 +1,28 @@
+import { windowLogit } from '../../calibration/temperature.js'
 import type { Candidate } from '../../candidate.js'
 import { resolveTopN, type RankOptions, type RankOutcome, type Reranker, type WindowDebug } from '../reranker.js'
 import { maxIdentifiers } from './identifier-logits.js'
 import type { ListwisePrompt, ListwisePromptBuilder } from './prompt.js'
 import { defaultStride, defaultWindowSize, slidingWindowRerank } from './sliding-window.js'
+
+/**
+ * The log-odds that the window's softmax over its identifier logits puts on `slot` coming first, over
+ * the slots that have a finite logit; undefined when the slot itself has none.
+ */
+export function windowLogOdds(steps: readonly { logits: readonly (number | undefined)[] }[], placement: { step: number; slot: number } | undefined): number | undefined {
+  if (placement === undefined) return undefined
+  const logits = steps[placement.step]?.logits
+  const own = logits?.[placement.slot]
+  if (logits === undefined || own === undefined || !Number.isFinite(own)) return undefined
+  const finite: number[] = []
+  let index = -1
+  logits.forEach((z, slot) => {
+    if (z === undefined || !Number.isFinite(z)) return
+    if (slot === placement.slot) index = finite.length
+    finite.push(z)
+  })
+  return windowLogit(finite, index)
+}
 
 /** Scores one rendered window: one value per identifier (a logit or a logprob; higher is better). */
 export interface ListwiseBackend {
@@ -25,9 +45,13 @@ export interface ListwiseOptions {
  * FIRST-style listwise reranking: sliding windows over the candidates, each window ordered by the
  * model's first-token logits for the passage identifiers.
  *
- * `scores.listwise` is the identifier logit from the last window that scored the candidate (logits
- * from different windows are not on one scale); `score` is 1 / (rank + 1) over the final order so
- * that it decreases down the list.
+ * `scores.listwise` is the candidate's **window log-odds**: z_i − logsumexp_{j≠i} z_j over the
+ * identifier logits of the last window that scored it, i.e. log(p / (1 − p)) for p = the window
+ * softmax's probability that this passage comes first (clipped to ±40). Raw logits of different windows
+ * are not on one scale (a backend may shift them all); the log-odds are, which is what lets a calibrator
+ * map them to P(relevant). Slots the backend gave no logit are left out of the sum; a candidate without
+ * a logit has no `scores.listwise`. `score` is 1 / (rank + 1) over the final order so that it decreases
+ * down the list.
  *
  * @example
  *   const builder = await ListwisePromptBuilder.fromDirectory(dir)
@@ -68,10 +92,10 @@ export class ListwiseReranker implements Reranker {
       ...(this.options.topM !== undefined && { topM: this.options.topM }),
       ...(options.signal !== undefined && { signal: options.signal }),
     })
-    const lastLogit = new Map(candidates.map((c, i) => [c, result.lastLogit[i]]))
+    const logOdds = new Map(candidates.map((c, i) => [c, windowLogOdds(result.steps, result.lastPlacement[i])]))
     const ranked = result.items.slice(0, keep).map((c, rank) => {
-      const logit = lastLogit.get(c)
-      return { ...c, score: 1 / (rank + 1), scores: logit === undefined ? { ...c.scores } : { ...c.scores, listwise: logit } }
+      const odds = logOdds.get(c)
+      return { ...c, score: 1 / (rank + 1), scores: odds === undefined ? { ...c.scores } : { ...c.scores, listwise: odds } }
     })
     const windows: WindowDebug[] = result.steps.map((step, i) => ({
       start: step.start,

@@ -38,6 +38,11 @@ export interface SlidingWindowResult<T> {
   steps: WindowStep<T>[]
   /** The last logit each item received, by its index in the input list. */
   lastLogit: (number | undefined)[]
+  /**
+   * Where each item (by input index) last received a logit: the index into `steps` and its slot in that
+   * window. A window calibrator reads that window's logits (src/calibration/temperature.ts).
+   */
+  lastPlacement: ({ step: number; slot: number } | undefined)[]
 }
 
 export const defaultWindowSize = 20
@@ -93,6 +98,7 @@ export async function slidingWindowRerank<T>(
   // Work on input indices so lastLogit can be reported per original item.
   const order = items.map((_, i) => i)
   const lastLogit: (number | undefined)[] = items.map(() => undefined)
+  const lastPlacement: ({ step: number; slot: number } | undefined)[] = items.map(() => undefined)
   const steps: WindowStep<T>[] = []
   for (const { start, end } of windowBounds(topM, windowSize, stride)) {
     options.signal?.throwIfAborted()
@@ -105,9 +111,11 @@ export async function slidingWindowRerank<T>(
     const permutation = permutationByLogit(logits)
     permutation.forEach((slot, position) => (order[start + position] = slots[slot]!))
     slots.forEach((index, slot) => {
-      if (logits[slot] !== undefined) lastLogit[index] = logits[slot]
+      if (logits[slot] === undefined) return
+      lastLogit[index] = logits[slot]
+      lastPlacement[index] = { step: steps.length, slot }
     })
     steps.push({ items: slots.map((i) => items[i]!), start, end, logits, permutation, ms: elapsedMs(began) })
   }
-  return { items: order.map((i) => items[i]!), steps, lastLogit }
+  return { items: order.map((i) => items[i]!), steps, lastLogit, lastPlacement }
 }
