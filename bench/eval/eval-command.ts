@@ -17,7 +17,7 @@ pipeline, runs every judged query and prints nDCG@10, Recall@100, MRR@10 and lat
 
 With --first-stage, nothing is indexed: each judged query's candidates are read from a TREC run file
 and reranked by the --rerank cascade (model:top_n,... as in the search API's rerank.stages; 'default'
-is FUNNEL_RERANK_STAGES), printing nDCG@10, MRR@10 and Recall@k after the first stage and after each
+is FUNNEL_RERANK_STAGES; 'none' only scores the run file), printing nDCG@10, MRR@10 and Recall@k after the first stage and after each
 stage, with each stage's p50/p95 milliseconds per query.
 
   --first-stage FILE   TREC run file of the first stage (e.g. ../shared/datasets/trec-dl19/bm25-top100.run)
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   if (values.dataset === undefined) exitWithUsage(USAGE)
   const maxQueries = optionalPositiveInt('max-queries', values['max-queries']) // checked before the slow indexing
   if (values['first-stage'] !== undefined) {
-    if (values.rerank === undefined) throw new Error('--first-stage needs --rerank STAGES (model:top_n,...) or --rerank default')
+    if (values.rerank === undefined) throw new Error('--first-stage needs --rerank STAGES (model:top_n,...), --rerank default, or --rerank none')
     const depth = optionalPositiveInt('depth', values.depth)
     await runRerankEval({
       dataset: values.dataset,

@@ -71,8 +71,9 @@ export async function openCheckpoint(file: string, header: object): Promise<Map<
   return done
 }
 
-/** The stages `--rerank` names, validated as a search request's `rerank.stages` is. */
+/** The stages `--rerank` names, validated as a search request's `rerank.stages` is; 'none' scores the first stage alone. */
 export function rerankPlan(spec: string, config: ReturnType<typeof loadConfig>): { model: string; top_n: number; fusion?: 'rrf' }[] {
+  if (spec.trim() === 'none') return []
   const requested = spec.trim() === 'default' ? undefined : parseRerankStages(spec)
   const defaults = { stages: parseRerankStages(config.rerankStages), budgetMs: config.rerankBudgetMs, maxCandidates: config.rerankMaxCandidates }
   return resolveRerank(requested === undefined ? {} : { stages: requested }, defaults).stages

@@ -101,6 +101,7 @@ t.test('--rerank: model:top_n as rerank.stages, or default = FUNNEL_RERANK_STAGE
   const config = loadConfig({ FUNNEL_RERANK_STAGES: 'a/b:50,c/d:10' })
   t.same(rerankPlan('default', config), [{ model: 'a/b', top_n: 50 }, { model: 'c/d', top_n: 10 }])
   t.same(rerankPlan('x/y:20', config), [{ model: 'x/y', top_n: 20 }])
+  t.same(rerankPlan('none', config), [], "'none' scores the first stage alone")
   t.throws(() => rerankPlan('x/y:10,z/w:20', config), { code: 'invalid_value' }, 'a later stage cannot see more than the previous top_n')
   t.throws(() => rerankPlan('x/y', config), /not model:top_n/)
   t.throws(() => rerankPlan('default', loadConfig({ FUNNEL_RERANK_STAGES: '' })), /FUNNEL_RERANK_STAGES/)
