@@ -70,6 +70,8 @@ export class DenseIndex {
   seq = 0
   private dirty = false
   private live = 0
+  /** Set while `save` serialises the graph on a libuv worker thread; mutations wait for it. */
+  private writing: Promise<void> | undefined
 
   private constructor(
     private readonly inner: HierarchicalNSW,
@@ -127,7 +129,22 @@ export class DenseIndex {
     return this.dirty
   }
 
+  /**
+   * Undefined when the index may be mutated now; else a promise that settles when the save in progress
+   * has finished reading the graph. Searches may run meanwhile; `upsert` and `remove` may not (hnswlib
+   * does not guard its graph against a writer while another thread serialises it), so callers await
+   * this first, in the same tick as the mutation.
+   */
+  whenWritable(): Promise<void> | undefined {
+    return this.writing
+  }
+
+  private assertWritable(): void {
+    if (this.writing !== undefined) throw new Error('the index is being saved: await whenWritable() before mutating it')
+  }
+
   upsert(label: number, fullVector: Float32Array): void {
+    this.assertWritable()
     const point = Array.from(truncateAndNormalize(fullVector, this.settings.dims))
     if (this.has(label)) {
       this.inner.addPoint(point, label)
@@ -158,6 +175,7 @@ export class DenseIndex {
   }
 
   remove(label: number): void {
+    this.assertWritable()
     if (!this.has(label)) return
     this.inner.markDelete(label)
     this.live--
@@ -187,15 +205,28 @@ export class DenseIndex {
     return result.neighbors.map((label, i) => ({ label, similarity: 1 - result.distances[i]! }))
   }
 
-  /** Writes the index and its sidecar atomically (temp file, fsync, rename). */
+  /**
+   * Writes the index and its sidecar atomically (temp file, fsync, rename). The graph is serialised on
+   * a libuv worker thread, so searches keep being served (a 3 GB index took seconds of event loop
+   * synchronously); `upsert` and `remove` wait for it through `whenWritable`. Saves must not overlap
+   * (the caller chains them).
+   */
   async save(base: string): Promise<void> {
     mkdirSync(path.dirname(base), { recursive: true })
+    if (this.writing !== undefined) throw new Error('a save of this index is already running')
     const seq = this.seq
     const file = `${base}.hnsw`
     const tmp = `${file}.tmp`
-    // Synchronous on purpose: the async variant serialises on a worker thread while the event loop may
-    // keep mutating the graph, which hnswlib does not guard against.
-    this.inner.writeIndexSync(tmp)
+    const written = this.inner.writeIndex(tmp)
+    this.writing = written.then(
+      () => undefined,
+      () => undefined,
+    )
+    try {
+      await written
+    } finally {
+      this.writing = undefined
+    }
     const handle = await open(tmp, 'r+')
     await handle.sync()
     await handle.close()

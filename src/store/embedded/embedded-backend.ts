@@ -304,6 +304,9 @@ export class EmbeddedBackend implements Backend {
     let next = 0
     const slice = new WriteSlice(this.writeSliceMs)
     while (next < docs.length) {
+      // A save in progress reads the graph on another thread; the transaction and its index mutations
+      // run together after it, in one tick.
+      if (index.whenWritable() !== undefined) await untilWritable(index)
       const written: [number, Float32Array][] = []
       const seq = this.write(() => {
         let seq: number | undefined
@@ -340,6 +343,9 @@ export class EmbeddedBackend implements Backend {
   }
 
   async delete(collection: string, ids: readonly string[]): Promise<string[]> {
+    this.row(collection)
+    // Waits out a save in progress, then reads the collection again (it may have been dropped meanwhile).
+    for (let pending = this.index(collection).whenWritable(); pending !== undefined; pending = this.index(collection).whenWritable()) await pending
     const row = this.row(collection)
     const index = this.index(collection)
     const existing = [...this.store.documentsByIds(collection, ids).keys()]
@@ -492,4 +498,9 @@ export class EmbeddedBackend implements Backend {
     await this.walSync.close()
     this.store.close()
   }
+}
+
+/** Resolves once no save is reading the index's graph; the caller mutates it in the same tick. */
+async function untilWritable(index: DenseIndex): Promise<void> {
+  for (let pending = index.whenWritable(); pending !== undefined; pending = index.whenWritable()) await pending
 }
