@@ -250,7 +250,7 @@ export class CalibrationService {
       if (cut.length > 0) {
         // A stage skipped for some queries would calibrate on the queries it happened to finish.
         const why = cut.map((st) => `${st.model} ${st.status}${st.reason === undefined ? '' : `: ${st.reason}`}`).join('; ')
-        throw errors.invalidRequest('rerank', `the labelling search for query ${done + 1} did not run every rerank stage (${why}); raise rerank.budget_ms or lower the stages' top_n`)
+        throw errors.invalidRequest('rerank', `the labelling search for query ${done + 1} did not run every rerank stage (${why}); give the stages more time (FUNNEL_RERANK_BUDGET_MS; rerank.budget_ms may only narrow it) or lower their top_n`)
       }
       for (const st of response.rerank?.stages ?? []) {
         rerankers[st.scoreKey] = st.model
