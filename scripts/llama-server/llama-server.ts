@@ -3,7 +3,7 @@
  * backend's test against a real server (test/rerank/llama-server.test.ts). The source comes from PyPI:
  * the llama-cpp-python sdist vendors llama.cpp (GitHub is not reachable here), pinned by sha256.
  *
- *   npm run llama-server -- install     build into ~/.cache/funnel (10-20 minutes on 2 cores; skipped when present)
+ *   npm run llama-server -- install     build into ~/.cache/funnel (about 5 minutes on 2 cores; skipped when present)
  *   npm run llama-server -- path        print where the binary is (or would be)
  */
 import { spawn } from 'node:child_process'
@@ -59,7 +59,7 @@ export async function installLlamaServer(binary = llamaServerBinary(), log: (lin
       '-DLLAMA_BUILD_TESTS=OFF', '-DLLAMA_BUILD_EXAMPLES=OFF', '-DLLAMA_BUILD_SERVER=ON',
       '-DGGML_NATIVE=OFF', '-DGGML_AVX2=ON', '-DGGML_FMA=ON', '-DGGML_F16C=ON',
     ])
-    log('[4/4] building llama-server (cmake prints its progress; 10-20 minutes on 2 cores)')
+    log('[4/4] building llama-server (cmake prints its progress; about 5 minutes on 2 cores)')
     await run('cmake', ['--build', build, '--target', 'llama-server', '-j', String(Math.max(1, os.availableParallelism()))])
     const built = (await readdir(path.join(build, 'bin'))).includes('llama-server') ? path.join(build, 'bin', 'llama-server') : undefined
     if (built === undefined) throw new Error(`no llama-server in ${path.join(build, 'bin')}`)

@@ -55,7 +55,7 @@ async function startServer(t: Test): Promise<string> {
 }
 
 if (!existsSync(binary)) {
-  t.comment(`skipping: llama-server is not built at ${binary}; run npm run llama-server -- install (10-20 minutes) to test the remote backend against it`)
+  t.comment(`skipping: llama-server is not built at ${binary}; run npm run llama-server -- install (about 5 minutes) to test the remote backend against it`)
   t.pass('skipped with the reason above')
 } else {
   t.test('llama-server /v1/completions gives the identifier log-probabilities llama.cpp computes in process', async (t) => {
