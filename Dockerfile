@@ -21,7 +21,8 @@ ARG FUNNEL_BUILD_DEFAULT_MODEL=true
 RUN if [ "$FUNNEL_BUILD_DEFAULT_MODEL" = "true" ]; then node dist/scripts/build-default-model.js --out /app/models/funnel/glove-6b-100d-static; fi
 
 FROM node:24-bookworm-slim AS runtime
-ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 FUNNEL_DATA_DIR=/data FUNNEL_MODELS_DIR=/app/models
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 FUNNEL_DATA_DIR=/data FUNNEL_MODELS_DIR=/app/models \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist

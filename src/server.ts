@@ -1,6 +1,7 @@
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { hnswlib } from './retrieval/hnswlib-binding.js'
+import { glibcVersion, hugePageStatus, thpMode } from './retrieval/huge-pages.js'
 
 /** Process entry: config, listen, graceful close on SIGINT/SIGTERM (a second signal forces exit). */
 async function main(): Promise<void> {
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   app.log.info({ hnswlib: hnswlib.variant, reason: hnswlib.reason }, 'hnswlib distance kernels')
+  const hugePages = hugePageStatus({ thp: thpMode(), tunables: process.env.GLIBC_TUNABLES, platform: process.platform, glibc: glibcVersion() })
+  app.log[hugePages.enabled || hugePages.thp !== 'madvise' ? 'info' : 'warn'](hugePages, 'index memory on transparent huge pages')
   await app.listen({ port: config.port, host: config.host })
 }
 

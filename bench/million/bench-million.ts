@@ -13,6 +13,7 @@ import { numberList, parseCommand, positiveInt } from '../lib/args.js'
 import { repoRoot } from '../lib/paths.js'
 import { loadAverage, machineInfo, markdownTable } from '../lib/report.js'
 import { hnswlib } from '../../src/retrieval/hnswlib-binding.js'
+import { HUGE_PAGE_TUNABLE } from '../../src/retrieval/huge-pages.js'
 import { judgeGoals, type Row } from './goals.js'
 import { Progress, formatDuration, recallAtK } from './measure.js'
 import { DEFAULT_MIXTURE, perDimensionStd, synthesizeInto } from './synthesize.js'
@@ -212,6 +213,7 @@ async function main(): Promise<void> {
     rows.push(...faiss.rows)
     notes.push(`FAISS ${faiss.faiss} process peak RSS ${faiss.peak_rss_mb.toFixed(0)} MiB`)
   }
+  notes.push(`huge pages for index memory: ${machineInfo().huge_pages ? 'yes' : 'no'} (GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? ''}; npm run bench:million sets ${HUGE_PAGE_TUNABLE} unless GLIBC_TUNABLES is set, as npm start does)`)
   notes.push(`hnswlib addon: ${hnswlib.variant} (${hnswlib.reason}; FUNNEL_HNSWLIB_AVX2=off measures the SSE build)`)
   notes.push(`Node process peak RSS ${nodePeakRssMb.toFixed(0)} MiB (holds the ${n} x ${dims} float32 corpus, ${((n * dims * 4) / 2 ** 20).toFixed(0)} MiB, while building)`)
 
