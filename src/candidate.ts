@@ -22,6 +22,13 @@ export interface StageScores {
 export const STAGE_NAMES = ['dense', 'lexical', 'fused', 'embedding', 'cross_encoder', 'listwise'] as const satisfies readonly (keyof StageScores)[]
 export type StageName = (typeof STAGE_NAMES)[number]
 
+/** One rerank stage's raw score for a hit: the model, the kind of score it gives, the score. */
+export interface RerankStageScore {
+  model: string
+  stage: 'embedding' | 'cross_encoder' | 'listwise'
+  score: number
+}
+
 /** Where one first-stage retriever ranked a hit (1-based rank and raw score). */
 export interface SourceRank {
   rank: number
@@ -35,6 +42,11 @@ export interface Hit {
   score: number
   scores: StageScores
   sources?: Record<string, SourceRank>
+  /**
+   * Each rerank stage's raw score, in cascade order, for the stages this hit passed. `scores` keeps
+   * one value per kind, so with two stages of a kind (two embedding stages) only this has both.
+   */
+  rerankScores?: RerankStageScore[]
 }
 
 export interface Candidate extends Hit {

@@ -43,7 +43,7 @@ export async function rerankCandidates(
   debug: boolean,
 ): Promise<{ candidates: Candidate[]; report: RerankReport; outcome: CascadeOutcome }> {
   const rerankers = await Promise.all(plan.stages.map((s) => pool.get(s.model)))
-  const outcome = await runCascade(query, candidates.slice(0, plan.stages[0]!.top_n), rerankers.map((reranker, i) => ({ reranker, topN: plan.stages[i]!.top_n, ...(plan.stages[i]!.fusion !== undefined && { fusion: plan.stages[i]!.fusion }) })), { budgetMs: plan.budgetMs })
+  const outcome = await runCascade(query, candidates.slice(0, plan.stages[0]!.top_n), rerankers.map((reranker, i) => ({ reranker, topN: plan.stages[i]!.top_n, model: plan.stages[i]!.model, ...(plan.stages[i]!.fusion !== undefined && { fusion: plan.stages[i]!.fusion }) })), { budgetMs: plan.budgetMs })
   const report: RerankReport = {
     stages: outcome.stages.map((s, i) => ({
       model: plan.stages[i]!.model,

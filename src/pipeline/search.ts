@@ -23,7 +23,7 @@ export function toHits(candidates: readonly (Hit & Partial<Candidate>)[], includ
     calibrated,
     ...(include.includes('text') && c.text !== undefined && { text: c.text }),
     ...(include.includes('metadata') && c.metadata !== undefined && { metadata: c.metadata }),
-    scores: c.scores,
+    scores: include.includes('scores') && c.rerankScores !== undefined ? { ...c.scores, rerank: c.rerankScores } : c.scores,
     ...(include.includes('scores') && c.sources !== undefined && { sources: c.sources }),
   }))
 }

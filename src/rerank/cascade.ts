@@ -11,6 +11,8 @@ export interface CascadeStage {
    * back to the last stage without fusion (or the retrieval order), instead of by this stage alone.
    */
   fusion?: StageFusion
+  /** The model id the stage's scores are recorded under (default: the reranker's name). */
+  model?: string
 }
 
 export interface CascadeOptions {
@@ -66,7 +68,7 @@ export async function runCascade(
   // Reciprocal-rank sums of the chain a fused stage adds to (see stage-fusion.ts).
   let chain = startChain(current)
   const reports: StageReport[] = []
-  for (const { reranker, topN, fusion } of stages) {
+  for (const { reranker, topN, fusion, model } of stages) {
     options.signal?.throwIfAborted()
     const stageBegan = performance.now()
     const base = { name: reranker.name, scoreKey: reranker.scoreKey, ...(fusion !== undefined && { fusion }), inputCount: current.length, truncatedPassages: 0 }
@@ -82,7 +84,7 @@ export async function runCascade(
       const signal = combine(options.signal, budget)
       // A fused stage ranks all it sees: its cut applies to the fused order.
       const outcome = await reranker.rank(query, current, { topN: fusion === undefined ? topN : current.length, ...(signal !== undefined && { signal }) })
-      const applied = applyStage(chain, outcome.candidates, fusion, topN)
+      const applied = applyStage(chain, withStageScore(outcome.candidates, model ?? reranker.name, reranker.scoreKey), fusion, topN)
       current = applied.order
       chain = applied.chain
       reports.push({
@@ -110,6 +112,14 @@ export async function runCascade(
     ...(problems.length > 0 && { reason: problems.join('; ') }),
     ms: elapsedMs(began),
   }
+}
+
+/** Appends this stage's raw score to each candidate's `rerankScores` (new arrays: candidates are shared). */
+function withStageScore(candidates: readonly Candidate[], model: string, stage: RerankScoreKey): Candidate[] {
+  return candidates.map((c) => {
+    const score = c.scores[stage] ?? c.score
+    return { ...c, rerankScores: [...(c.rerankScores ?? []), { model, stage, score }] }
+  })
 }
 
 function combine(caller: AbortSignal | undefined, budget: AbortSignal | undefined): AbortSignal | undefined {

@@ -159,6 +159,19 @@ export const SearchHitSchema = Type.Object({
       embedding: Type.Optional(Type.Number()),
       cross_encoder: Type.Optional(Type.Number()),
       listwise: Type.Optional(Type.Number({ description: "window log-odds: log(p / (1 - p)) for p = the window softmax's probability that this passage comes first, in the last window that scored it (clipped to ±40)" })),
+      rerank: Type.Optional(
+        Type.Array(
+          Type.Object({
+            model: Type.String({ description: 'the stage\'s reranker model' }),
+            stage: StringEnum(['embedding', 'cross_encoder', 'listwise'], { description: 'the kind of score, as the keys above' }),
+            score: Type.Number({ description: 'the raw score this stage gave the hit' }),
+          }),
+          {
+            description:
+              "with include 'scores': every rerank stage this hit passed, in cascade order, with its raw score (the keys above keep one value per kind, so with two stages of one kind, such as two embedding stages, only this list has both)",
+          },
+        ),
+      ),
     }),
   ),
   sources: Type.Optional(Type.Object({ dense: Type.Optional(SourceHit), lexical: Type.Optional(SourceHit) })),

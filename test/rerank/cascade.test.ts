@@ -71,6 +71,15 @@ t.test('a failing stage is skipped: degraded, its cut applied, later stages stil
     ['ascending', 'ok', 4, 3],
   ])
   t.same(ids(out.candidates), ['d4', 'd5', 'd6'], 'the last stage reordered the best order so far (d7..d4)')
+  t.same(
+    out.candidates.map((c) => c.rerankScores),
+    [4, 5, 6].map((n) => [
+      { model: 'descending', stage: 'cross_encoder', score: n },
+      { model: 'ascending', stage: 'cross_encoder', score: -n },
+    ]),
+    'rerankScores: one entry per stage that ran, in order (none for the failed stage), both scores of one kind kept',
+  )
+  t.equal(input[0]!.rerankScores, undefined, 'the input candidates are not changed')
 })
 
 t.test('a spent budget skips the remaining stages and returns the best order so far', async (t) => {

@@ -183,6 +183,12 @@ t.test('search with a cascade: cross-encoder then FIRST-style listwise, with per
     [LM, 'ok', 25, 5],
   ])
   t.ok(body.results.every((r: { scores: { cross_encoder?: number; listwise?: number } }) => typeof r.scores.cross_encoder === 'number' && typeof r.scores.listwise === 'number'), 'each hit carries both stages raw scores')
+  for (const r of body.results as { scores: { cross_encoder: number; listwise: number; rerank: unknown } }[]) {
+    t.same(r.scores.rerank, [
+      { model: CE, stage: 'cross_encoder', score: r.scores.cross_encoder },
+      { model: LM, stage: 'listwise', score: r.scores.listwise },
+    ], 'scores.rerank lists each stage the hit passed, in order, with its model and raw score')
+  }
   const windows = body.rerank.stages[1].windows
   t.equal(windows.length, 2, '25 candidates, window 20 stride 10 -> two windows (back to front)')
   t.same([windows[0].start, windows[0].end, windows[1].start, windows[1].end], [5, 25, 0, 15], 'back to front: [5,25) first, then [0,15) (stride 10)')
@@ -240,4 +246,33 @@ t.test("a stage with fusion 'rrf' is reported as fused, scores hits by the fused
   const wrong = await search([{ model: CE, top_n: 10, fusion: 'sum' }])
   t.equal(wrong.statusCode, 400)
   t.match(wrong.json().error.message, /fusion/)
+})
+
+t.test('two stages of one kind (two embedding stages): scores.rerank keeps both raw scores, scores.embedding only the last', async (t) => {
+  const modelsDir = await fixtureModelsDir(['tiny-bert-mean', 'tiny-bert-cls', 'tiny-cross-encoder'])
+  const { app } = await buildTestApp(t, { modelsDir, rerankStages: `${CE}:20` })
+  await app.inject({ method: 'POST', url: '/v1/collections', payload: { name: 'c' } })
+  const documents = Array.from({ length: 30 }, (_, i) => ({ id: `d${i}`, text: `passage ${i} about ${['bridges', 'proteins', 'rivers'][i % 3]} and item ${i * 3}` }))
+  await app.inject({ method: 'PUT', url: '/v1/collections/c/documents', payload: { documents } })
+  const stages = [{ model: 'test/tiny-bert-mean', top_n: 20 }, { model: 'test/tiny-bert-cls', top_n: 8 }, { model: CE, top_n: 4 }]
+  const search = (include?: string[]) =>
+    app.inject({ method: 'POST', url: '/v1/collections/c/search', payload: { query: 'proteins', top_k: 4, mode: 'hybrid', rerank: { stages }, ...(include && { include }) } })
+  const res = await search(['scores'])
+  t.equal(res.statusCode, 200, res.body.slice(0, 300))
+  const body = res.json()
+  t.equal(body.degraded, false, JSON.stringify(body.rerank?.stages?.map((s: { reason?: unknown }) => s.reason)))
+  t.equal(body.results.length, 4)
+  type Entry = { model: string; stage: string; score: number }
+  for (const r of body.results as { scores: { embedding: number; cross_encoder: number; rerank: Entry[] } }[]) {
+    t.same(r.scores.rerank.map((e) => [e.model, e.stage]), [
+      ['test/tiny-bert-mean', 'embedding'],
+      ['test/tiny-bert-cls', 'embedding'],
+      [CE, 'cross_encoder'],
+    ])
+    t.equal(r.scores.rerank[1]!.score, r.scores.embedding, 'scores.embedding is the later embedding stage')
+    t.equal(r.scores.rerank[2]!.score, r.scores.cross_encoder)
+    t.not(r.scores.rerank[0]!.score, r.scores.rerank[1]!.score, 'the two embedders gave different cosines, both kept')
+  }
+  const plain = (await search()).json()
+  t.ok(plain.results.every((r: { scores: Record<string, unknown> }) => !('rerank' in r.scores)), "without include 'scores' the per-stage list is left out")
 })
