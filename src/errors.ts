@@ -78,7 +78,9 @@ export const errors = {
   overloaded: (signal: string, retryAfterSeconds: number) =>
     new FunnelError('overloaded', 503, `server is overloaded (${signal}); retry after ${retryAfterSeconds} s`),
   requestTimeout: (timeoutMs: number) =>
-    new FunnelError('request_timeout', 503, `request did not finish within ${timeoutMs} ms (FUNNEL_REQUEST_TIMEOUT_MS); its work may still complete in the background`),
+    new FunnelError('request_timeout', 503, `request did not finish within ${timeoutMs} ms (FUNNEL_REQUEST_TIMEOUT_MS); searches and calibration fits stop, a write may still complete in the background`),
+  /** The reason a request's work is aborted when its client hangs up (nginx's 499); never sent, only logged. */
+  clientClosedRequest: () => new FunnelError('client_closed_request', 499, 'the client closed the connection before the response'),
   insufficientLabels: (field: string, stage: string, got: { n: number; positives: number }, needed: { examples: number; perLabel: number }, hint = '') =>
     new FunnelError(
       'insufficient_labels',

@@ -31,6 +31,8 @@ export interface FitOptions {
   /** Extra search request fields (rerank stages, say) for every labelled search. */
   search?: Partial<SearchRequest>
   onProgress?: (done: number, total: number) => void
+  /** Stops the labelling searches (between queries, and inside a rerank cascade) with the signal's reason. */
+  signal?: AbortSignal
 }
 
 /** One fitted stage as the API reports it, plus the full fit (reliability bins included) for the CLI's diagrams. */
@@ -237,6 +239,7 @@ export class CalibrationService {
     let retrievedRelevant = 0
     let mode: RetrievalMode = settings.mode ?? 'dense'
     for (const [done, judged] of queries.entries()) {
+      options.signal?.throwIfAborted()
       const response = await this.components.search.search(settings.collection, {
         ...options.search,
         query: judged.query,
@@ -244,7 +247,7 @@ export class CalibrationService {
         include: ['scores'],
         ...(settings.mode !== undefined && { mode: settings.mode }),
         fusion: { ...options.search?.fusion, method: settings.fusion },
-      })
+      }, { ...(options.signal !== undefined && { signal: options.signal }) })
       mode = response.mode
       const cut = response.rerank?.stages.filter((st) => st.status !== 'ok') ?? []
       if (cut.length > 0) {

@@ -34,16 +34,17 @@ export function resolveRerank(request: RerankOptions, defaults: RerankDefaults):
   return { stages, budgetMs }
 }
 
-/** Runs the cascade over `candidates` (the first stage sees its top_n) and reports each stage. */
+/** Runs the cascade over `candidates` (the first stage sees its top_n) and reports each stage; `signal` (the request's) aborts it. */
 export async function rerankCandidates(
   pool: RerankerPool,
   query: string,
   candidates: Candidate[],
   plan: { stages: RerankStage[]; budgetMs: number },
   debug: boolean,
+  signal?: AbortSignal,
 ): Promise<{ candidates: Candidate[]; report: RerankReport; outcome: CascadeOutcome }> {
   const rerankers = await Promise.all(plan.stages.map((s) => pool.get(s.model)))
-  const outcome = await runCascade(query, candidates.slice(0, plan.stages[0]!.top_n), rerankers.map((reranker, i) => ({ reranker, topN: plan.stages[i]!.top_n, model: plan.stages[i]!.model, ...(plan.stages[i]!.fusion !== undefined && { fusion: plan.stages[i]!.fusion }) })), { budgetMs: plan.budgetMs })
+  const outcome = await runCascade(query, candidates.slice(0, plan.stages[0]!.top_n), rerankers.map((reranker, i) => ({ reranker, topN: plan.stages[i]!.top_n, model: plan.stages[i]!.model, ...(plan.stages[i]!.fusion !== undefined && { fusion: plan.stages[i]!.fusion }) })), { budgetMs: plan.budgetMs, ...(signal !== undefined && { signal }) })
   const report: RerankReport = {
     stages: outcome.stages.map((s, i) => ({
       model: plan.stages[i]!.model,

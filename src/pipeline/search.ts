@@ -99,12 +99,16 @@ export class SearchPipeline {
    * Searches one collection, holding it (shared) for the whole request: a drop or re-create waits
    * until the search is done, so the record and the indexes it uses stay one generation.
    */
-  search(name: string, request: SearchRequest): Promise<SearchResponse> {
+  search(name: string, request: SearchRequest, options: { signal?: AbortSignal } = {}): Promise<SearchResponse> {
     const started = performance.now()
-    return this.collections.withCollection(name, (record) => this.searchCollection(record, request, started))
+    return this.collections.withCollection(name, (record) => this.searchCollection(record, request, started, options.signal))
   }
 
-  private async searchCollection(record: CollectionRecord, request: SearchRequest, started: number): Promise<SearchResponse> {
+  /**
+   * `signal` (the request's: deadline passed or client gone) is checked between steps and handed to
+   * the rerank cascade, the one step that can run for seconds; it rejects with the signal's reason.
+   */
+  private async searchCollection(record: CollectionRecord, request: SearchRequest, started: number, signal?: AbortSignal): Promise<SearchResponse> {
     const plan = planSearch(request, record, {
       limits: this.limits,
       rerankDefaults: this.rerankDefaults,
@@ -113,11 +117,16 @@ export class SearchPipeline {
     })
     // Load (and so validate) the rerank models first: an unknown one is the caller's error even when retrieval finds nothing to rerank.
     if (plan.rerank !== undefined) await Promise.all(plan.rerank.stages.map((stage) => this.rerankers!.get(stage.model)))
+    signal?.throwIfAborted()
     const embedded = await this.embedQuery(record, plan)
     const retrieve = (revision: Revision = {}) => this.retrieve(record, plan, revision.vector ?? embedded.vector, revision.terms)
     const first = await retrieve()
-    const state = await this.steps(record, plan, embedded.vector, retrieve).reduce<Promise<SearchState>>(
-      async (previous, step) => step(await previous),
+    const state = await this.steps(record, plan, embedded.vector, retrieve, signal).reduce<Promise<SearchState>>(
+      async (previous, step) => {
+        const before = await previous
+        signal?.throwIfAborted()
+        return step(before)
+      },
       Promise.resolve({ hits: first.hits, prf_ms: 0, rerank_ms: 0 }),
     )
     return this.shape(record, plan, state, { first, embed_ms: embedded.ms, truncated: embedded.truncated, started })
@@ -150,7 +159,7 @@ export class SearchPipeline {
    * cascade; and for reranker-judged feedback (FIRST), feedback from the reranked top followed by a
    * second cascade over the revised list within what is left of the budget.
    */
-  private steps(record: CollectionRecord, plan: SearchPlan, queryVector: Float32Array | undefined, retrieve: (revision?: Revision) => Promise<FirstPassResult>): SearchStep[] {
+  private steps(record: CollectionRecord, plan: SearchPlan, queryVector: Float32Array | undefined, retrieve: (revision?: Revision) => Promise<FirstPassResult>, signal?: AbortSignal): SearchStep[] {
     const feedback: SearchStep = async (state) => {
       if (state.hits.length === 0) return state
       const result = await runFeedback({
@@ -170,7 +179,7 @@ export class SearchPipeline {
       const budgetMs = cascade.budgetMs - state.rerank_ms
       if (state.hits.length === 0 || budgetMs <= 0) return state
       const candidates = await hydrate(this.collections.backend, record.name, state.hits.slice(0, cascade.stages[0]!.top_n))
-      const ranked = await rerankCandidates(this.rerankers!, plan.query, candidates, { stages: cascade.stages, budgetMs }, plan.debug)
+      const ranked = await rerankCandidates(this.rerankers!, plan.query, candidates, { stages: cascade.stages, budgetMs }, plan.debug, signal)
       return { ...state, hits: ranked.candidates, rerank_ms: state.rerank_ms + ranked.report.ms, rerank: ranked.report }
     }
     // Reranker-judged feedback keeps the reranked list unless it chose a revision and budget is left to rerank it.

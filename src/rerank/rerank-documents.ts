@@ -12,6 +12,8 @@ export interface RerankDocumentsRequest {
   model: string
   /** Keep only the best n; at most documents.length. */
   top_n?: number
+  /** The request's signal: aborts the reranker (between batches or windows) when nobody waits any more. */
+  signal?: AbortSignal
 }
 
 export interface RankedDocument {
@@ -48,14 +50,14 @@ export interface RerankDocumentsDeps {
  *   results[0].index   // 0
  */
 export async function rerankDocuments(deps: RerankDocumentsDeps, request: RerankDocumentsRequest): Promise<RerankDocumentsResult> {
-  const { query, documents, model, top_n } = request
+  const { query, documents, model, top_n, signal } = request
   if (documents.length > deps.maxDocuments) throw errors.batchTooLarge('documents', documents.length, deps.maxDocuments, 'FUNNEL_RERANK_MAX_DOCUMENTS')
   if (query.trim() === '') throw errors.invalidValue('query', query, 'query must contain a non-whitespace character')
   if (top_n !== undefined && top_n > documents.length) throw errors.invalidValue('top_n', top_n, `use 1..${documents.length} (the number of documents)`)
   const reranker = await deps.rerankers.get(model)
   const candidates: Candidate[] = documents.map((text, index) => ({ id: String(index), text, score: 0, scores: {} }))
   const started = performance.now()
-  const outcome = await reranker.rank(query, candidates, { ...(top_n !== undefined && { topN: top_n }) })
+  const outcome = await reranker.rank(query, candidates, { ...(top_n !== undefined && { topN: top_n }), ...(signal !== undefined && { signal }) })
   const rerankMs = elapsedMs(started)
   const relevance = relevanceScores(outcome.candidates, { model, scoreKey: reranker.scoreKey }, deps.calibrators)
   return {

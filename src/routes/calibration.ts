@@ -19,7 +19,7 @@ const calibration: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const outcome = await app.calibration.fit(request.body)
+      const outcome = await app.calibration.fit(request.body, { ...(request.workSignal !== null && { signal: request.workSignal }) })
       request.log.info({ stages: outcome.calibrators.map((c) => ({ stage: c.stage, model: c.model, version: c.version, ece: c.held_out.after.ece })) }, 'calibrators fitted')
       return { source: outcome.source, calibrators: outcome.calibrators.map(({ fit: _fit, ...report }) => report) }
     },

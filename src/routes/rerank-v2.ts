@@ -54,7 +54,7 @@ const rerankV2: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opts
       if (relevant_spans?.mode === 'enabled') throw errors.invalidValue('relevant_spans.mode', 'enabled', "relevant spans are not supported; use 'disabled' or leave relevant_spans out")
       const outcome = await rerankDocuments(
         { rerankers: app.rerankers, calibrators: app.calibrators, maxDocuments: opts.config.rerankMaxDocuments },
-        { query, documents, model, ...(top_n !== undefined && { top_n: Math.min(top_n, documents.length) }) },
+        { query, documents, model, ...(top_n !== undefined && { top_n: Math.min(top_n, documents.length) }), ...(request.workSignal !== null && { signal: request.workSignal }) },
       )
       return toRerankV2Response(request.body, outcome, started)
     },

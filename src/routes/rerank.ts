@@ -49,7 +49,7 @@ const rerank: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opts) 
       if (model === undefined) throw errors.invalidRequest('model', `no default reranker is configured (FUNNEL_RERANK_STAGES); name one of: ${(await app.rerankers.ready()).join(', ') || 'none'}`)
       const outcome = await rerankDocuments(
         { rerankers: app.rerankers, calibrators: app.calibrators, maxDocuments: opts.config.rerankMaxDocuments },
-        { query, documents: documents.map((d) => (typeof d === 'string' ? d : d.text)), model, ...(top_n !== undefined && { top_n }) },
+        { query, documents: documents.map((d) => (typeof d === 'string' ? d : d.text)), model, ...(top_n !== undefined && { top_n }), ...(request.workSignal !== null && { signal: request.workSignal }) },
       )
       return toRerankResponse(request.body, outcome, started)
     },

@@ -21,7 +21,7 @@ const search: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, opts) 
     },
     async (request) => {
       if (request.body.query.trim() === '') throw errors.invalidValue('query', request.body.query, 'query must contain a non-whitespace character')
-      const response = await app.searchPipeline.search(request.params.name, request.body)
+      const response = await app.searchPipeline.search(request.params.name, request.body, { ...(request.workSignal !== null && { signal: request.workSignal }) })
       for (const [stage, ms] of Object.entries(response.timings)) if (stage !== 'total_ms' && ms > 0) app.metrics.observeStage(stage.slice(0, -3), ms)
       return response
     },
