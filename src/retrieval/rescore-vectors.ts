@@ -11,6 +11,7 @@ import {
 } from './compact-vectors.js'
 import { topScored, type ScoredLabel } from './rescore.js'
 import { simdDot } from './simd-dot.js'
+import { LabelRows } from './label-rows.js'
 import { dotAt } from './vector-math.js'
 
 const INITIAL_CAPACITY = 1024
@@ -25,7 +26,7 @@ function allocateRows(encoding: CompactEncoding, length: number): Rows {
  * A collection's full-dimension vectors held in memory for the rescoring half of the Matryoshka funnel,
  * so a shortlist is scored without a SQLite read per candidate. Rows sit in one contiguous typed array
  * (float32, float16 bits or int8 codes), with each row's squared norm at full dims (as stored), so
- * a cosine at full dims is one pass over the row; a map takes a document label to its row, and the row
+ * a cosine at full dims is one pass over the row; a hash table of typed arrays (LabelRows) takes a document label to its row, and the row
  * of a removed label is reused by the next new one. Grows by doubling; never shrinks (like the HNSW index).
  *
  * @example
@@ -39,7 +40,7 @@ export class RescoreVectors {
   private scales: Float32Array
   /** Each row's squared norm over all `dims`, of the values as stored (float64: float32 rows score exactly as cosineAtDims). */
   private norms2: Float64Array
-  private readonly rowOf = new Map<number, number>()
+  private readonly rowOf: LabelRows
   private readonly freeRows: number[] = []
   private used = 0
   private capacity: number
@@ -53,6 +54,7 @@ export class RescoreVectors {
     this.rows = allocateRows(encoding, this.capacity * dims)
     this.scales = new Float32Array(encoding === 'int8' ? this.capacity : 0)
     this.norms2 = new Float64Array(this.capacity)
+    this.rowOf = new LabelRows(this.capacity)
   }
 
   /** Vectors held. */
@@ -60,20 +62,20 @@ export class RescoreVectors {
     return this.rowOf.size
   }
 
-  /** Bytes allocated for rows (with their norms, and int8 scales), including rows not yet used. */
+  /** Bytes allocated for rows (with their norms, and int8 scales), including rows not yet used, and for the label table. */
   get bytes(): number {
-    return this.capacity * bytesPerVector(this.encoding, this.dims)
+    return this.capacity * bytesPerVector(this.encoding, this.dims) + this.rowOf.bytes
   }
 
   has(label: number): boolean {
-    return this.rowOf.has(label)
+    return this.rowOf.get(label) !== -1
   }
 
   /** Stores (or replaces) the vector of `label`. */
   set(label: number, vector: Float32Array): void {
     if (vector.length !== this.dims) throw new Error(`rescore vector for label ${label} has ${vector.length} dims, expected ${this.dims}`)
     let row = this.rowOf.get(label)
-    if (row === undefined) {
+    if (row === -1) {
       row = this.freeRows.pop() ?? this.nextRow()
       this.rowOf.set(label, row)
     }
@@ -92,16 +94,14 @@ export class RescoreVectors {
   }
 
   delete(label: number): void {
-    const row = this.rowOf.get(label)
-    if (row === undefined) return
-    this.rowOf.delete(label)
-    this.freeRows.push(row)
+    const row = this.rowOf.delete(label)
+    if (row !== -1) this.freeRows.push(row)
   }
 
   /** The vector of `label` as stored, decoded to float32 (for checks; rescoring never decodes). */
   decode(label: number): Float32Array | undefined {
     const row = this.rowOf.get(label)
-    if (row === undefined) return undefined
+    if (row === -1) return undefined
     const offset = row * this.dims
     const out = new Float32Array(this.dims)
     if (this.rows instanceof Float32Array) out.set(this.rows.subarray(offset, offset + this.dims))
@@ -117,7 +117,7 @@ export class RescoreVectors {
   /** Dot product of `query` with the decoded vector of `label` at full dims; undefined when not held. */
   dot(query: Float32Array, label: number): number | undefined {
     const row = this.rowOf.get(label)
-    if (row === undefined) return undefined
+    if (row === -1) return undefined
     const offset = row * this.dims
     const rows = this.rows
     if (rows instanceof Uint16Array) return dotFloat16(query, rows, offset, this.dims)
@@ -140,7 +140,7 @@ export class RescoreVectors {
     const offsets: number[] = []
     for (const label of labels) {
       const row = this.rowOf.get(label)
-      if (row === undefined) continue
+      if (row === -1) continue
       held.push(label)
       heldRows.push(row)
       offsets.push(row * this.dims)

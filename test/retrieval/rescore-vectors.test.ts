@@ -43,7 +43,7 @@ t.test('bytes per vector: float32 4/dim, float16 2/dim, int8 1/dim + a 4-byte sc
   t.equal(bytesPerVector('int8', 384), 396)
   t.equal(bytesPerVector('int8', 768), 780)
   const rows = new RescoreVectors('int8', 384, 100)
-  t.equal(rows.bytes, 100 * 396, 'bytes are the allocated rows')
+  t.equal(rows.bytes, 100 * 396 + 256 * 16, 'bytes are the allocated rows and the label table (256 slots of 16 bytes for 100 rows)')
 })
 
 t.test('float32 rows give exactly the scores and order of rescoring the stored vectors', async (t) => {

@@ -124,7 +124,7 @@ t.test('replace, delete and drop keep the memory store equal to SQLite', async (
   // Fill the store to its first capacity (1,024 rows), so a row leaked by a delete would make it grow.
   await backend.upsert('kb', randomVectors(1024 - N, 9).map((vector, i) => ({ id: `filler${i}`, text: 'filler', metadata: null, vector })))
   const bytes = (await backend.collectionStats('kb')).rescore_memory_bytes
-  t.equal(bytes, 1024 * (DIMS * 4 + 8), 'the store is full at 1,024 float32 rows (with their 8-byte norms)')
+  t.equal(bytes, 1024 * (DIMS * 4 + 8) + 2048 * 16, 'the store is full at 1,024 float32 rows (with their 8-byte norms), plus the label table (2,048 slots of 16 bytes)')
   const deleted = DOCS.filter((_, i) => i % 3 === 0).map((d) => d.id)
   t.equal((await backend.delete('kb', deleted)).length, deleted.length)
   await agreesWithSqlite(t, backend, 'kb', 'after deleting a third')
@@ -178,6 +178,6 @@ t.test('a collection stored without the setting (created before it existed) gets
   await backend.createCollection({ ...spec('truncated', 'unused'), settings: {} })
   await backend.createCollection({ ...spec('full', 'unused'), index_dims: DIMS, settings: {} })
   for (const name of ['truncated', 'full']) await backend.upsert(name, DOCS.slice(0, 20))
-  t.equal((await backend.collectionStats('truncated')).rescore_memory_bytes, 1024 * (DIMS * 2 + 8), 'a truncated index rescores from float16 in memory')
+  t.equal((await backend.collectionStats('truncated')).rescore_memory_bytes, 1024 * (DIMS * 2 + 8) + 2048 * 16, 'a truncated index rescores from float16 in memory (rows and label table)')
   t.equal((await backend.collectionStats('full')).rescore_memory_bytes, 0, 'a full-dim index reads SQLite when it rescores at all')
 })
