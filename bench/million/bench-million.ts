@@ -22,6 +22,7 @@ import { MAKE_REAL_VECTORS, REAL_SOURCES, missingFiles, readFloat32, writeFloat3
 const USAGE = `usage: npm run bench:million -- [--model minilm|gemma] [--n 1000000] [--queries 1000] [--seed 1]
   [--fractions 2,4,6] [--oversample 1,2,4,10,20,40] [--ef 16,32,64,128,256] [--funnel-ef 32,64,128]
   [--m 16] [--ef-construction 100] [--faiss-fractions 4,1|none] [--rescore float16,int8,float32] [--python /tmp/funnel-faiss-venv/bin/python]
+  [--pool-ef 200,300,500]   funnel rows whose shortlist is the candidate pool (the walk at this ef; needs the AVX2 addon with the pool)
 Run it under nice -n 15 on a shared host. Vectors, exact neighbours and indexes are cached under bench-results/million/.`
 
 const K = 10
@@ -38,6 +39,7 @@ const values = parseCommand(USAGE, {
   oversample: { type: 'string', default: '1,2,4,10,20,40' },
   ef: { type: 'string', default: '16,32,64,128,256' },
   'funnel-ef': { type: 'string', default: '32,64,128' },
+  'pool-ef': { type: 'string', default: '' },
   m: { type: 'string', default: '16' },
   'ef-construction': { type: 'string', default: '100' },
   'faiss-fractions': { type: 'string', default: '4,1' },
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
   const m = positiveInt('m', values.m)
   const efConstruction = positiveInt('ef-construction', values['ef-construction'])
   const oversamples = numberList('oversample', values.oversample)
+  const poolEfs = values['pool-ef'] === '' ? [] : numberList('pool-ef', values['pool-ef'])
   const started = { date: new Date().toISOString(), load: loadAverage(), uptime: execSync('uptime').toString().trim() }
   mkdirSync(OUT_DIR, { recursive: true })
   const base = path.join(OUT_DIR, `${model}.n${n}.q${queryCount}.s${seed}`)
@@ -195,6 +198,17 @@ async function main(): Promise<void> {
           log(`hnswlib d=${indexDims} oversample=${oversample} ef=${ef}${encoding === undefined ? '' : ` ${encoding}`}: recall ${measured.recall.toFixed(3)}, ${measured.qps.toFixed(0)} QPS`)
         }
       }
+      // The candidate pool: the walk keeps its ef (below k × oversample) and the shortlist is the best of every node it scored.
+      for (const ef of funnel && poolEfs.length > 0 ? poolEfs : []) {
+        if (!hnswlib.candidatePool) throw new Error('--pool-ef needs the AVX2 hnswlib addon with the candidate pool (npm ci builds it; FUNNEL_HNSWLIB_AVX2 must not be off)')
+        const index = built.index
+        index.settings.efSearch = 1
+        for (const [encoding, rescore] of rescorers) {
+          const measured = measureQueries(queries, dims, truth, (q) => rescore.rescore(q, index.search(q, K * oversample, undefined, { ef }).map((h) => h.label), dims, K).map((s) => s.label))
+          rows.push({ engine: 'hnswlib', index_dims: indexDims, oversample, ef_search: ef, pool: true, build_s: built.seconds, index_bytes: built.bytes, rescore_bytes: rescore.bytes, rescore: encoding, rss_mb: rssMb(), rss_delta_mb: rssDelta, ...measured })
+          log(`hnswlib d=${indexDims} oversample=${oversample} pool ef=${ef} ${encoding}: recall ${measured.recall.toFixed(3)}, ${measured.qps.toFixed(0)} QPS`)
+        }
+      }
     }
   }
   const nodePeakRssMb = process.resourceUsage().maxRSS / 1024
@@ -222,7 +236,7 @@ async function main(): Promise<void> {
   const table = markdownTable(
     ['engine', 'index dims', 'oversample', 'ef_search', 'build s', 'index MiB', 'rescore MiB', 'RSS MiB', 'RSS Δ MiB', 'recall@10', 'QPS', 'p50 ms', 'p99 ms'],
     rows.map((r) => [
-      r.engine === 'hnswlib' ? (r.index_dims === dims ? 'hnswlib full-dim (DenseIndex)' : `funnel (DenseIndex + RescoreVectors ${r.rescore === 'float32' ? 'f32' : r.rescore === 'int8' ? 'int8' : 'f16'})`) : r.index_dims === dims ? 'FAISS HNSWFlat full-dim' : 'FAISS HNSWFlat + RefineFlat',
+      r.engine === 'hnswlib' ? (r.index_dims === dims ? 'hnswlib full-dim (DenseIndex)' : `funnel (DenseIndex${r.pool === true ? ' pool' : ''} + RescoreVectors ${r.rescore === 'float32' ? 'f32' : r.rescore === 'int8' ? 'int8' : 'f16'})`) : r.index_dims === dims ? 'FAISS HNSWFlat full-dim' : 'FAISS HNSWFlat + RefineFlat',
       r.index_dims, r.oversample, r.ef_search, r.build_s.toFixed(0), mib(r.index_bytes), mib(r.rescore_bytes), r.rss_mb.toFixed(0), r.rss_delta_mb.toFixed(0),
       r.recall.toFixed(3), r.qps.toFixed(0), r.p50_ms.toFixed(2), r.p99_ms.toFixed(2),
     ]),

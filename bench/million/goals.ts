@@ -10,6 +10,8 @@ export interface Row {
   rescore_bytes: number
   /** The funnel's in-memory rescoring encoding (hnswlib funnel rows only). */
   rescore?: 'float16' | 'int8' | 'float32'
+  /** The shortlist came from the candidate pool: the walk at ef_search, the best k × oversample of every node it scored. */
+  pool?: boolean
   rss_mb: number
   rss_delta_mb: number
   recall: number

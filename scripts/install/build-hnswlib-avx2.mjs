@@ -6,9 +6,10 @@
 // Plain JavaScript, no dependencies: it runs inside `npm ci`, before anything is compiled.
 // Never fails the install: on any error it says why and the SSE addon is used.
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { patchAddon, patchHnswalg } from './hnswlib-candidate-pool.mjs'
 
 const OUT = path.join('node_modules', '.cache', 'funnel', 'hnswlib-avx2')
 const say = (message) => process.stdout.write(`funnel: ${message}\n`)
@@ -35,6 +36,7 @@ function main() {
   rmSync(OUT, { recursive: true, force: true })
   mkdirSync(OUT, { recursive: true })
   for (const part of ['binding.gyp', 'package.json', 'src']) cpSync(path.join(source, part), path.join(OUT, part), { recursive: true })
+  const pool = applyCandidatePool(path.join(OUT, 'src'))
   const started = Date.now()
   const result = spawnSync(process.execPath, [gyp, 'rebuild', '--loglevel=error'], {
     cwd: OUT,
@@ -49,7 +51,21 @@ function main() {
   }
   // Keep only the addon: the object files are ~10 MB and nothing else is needed at run time.
   for (const part of ['src', path.join('build', 'Release', 'obj.target'), path.join('build', 'Release', '.deps')]) rmSync(path.join(OUT, part), { recursive: true, force: true })
-  say(`built the AVX2 hnswlib addon in ${((Date.now() - started) / 1000).toFixed(0)} s (${addon})`)
+  say(`built the AVX2 hnswlib addon in ${((Date.now() - started) / 1000).toFixed(0)} s (${addon}); ${pool}`)
+}
+
+/** Applies the candidate-pool patch (hnswlib-candidate-pool.mjs) to the copied sources; on a mismatch the copy stays as npm ships it. */
+function applyCandidatePool(src) {
+  const files = { hnswalg: path.join(src, 'hnswlib', 'hnswalg.h'), addon: path.join(src, 'addon.cc') }
+  try {
+    const hnswalg = patchHnswalg(readFileSync(files.hnswalg, 'utf8'))
+    const addon = patchAddon(readFileSync(files.addon, 'utf8'))
+    writeFileSync(files.hnswalg, hnswalg)
+    writeFileSync(files.addon, addon)
+    return 'with the candidate pool'
+  } catch (error) {
+    return `without the candidate pool (${error instanceof Error ? error.message : String(error)})`
+  }
 }
 
 try {

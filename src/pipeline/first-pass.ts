@@ -21,7 +21,7 @@ export interface FirstPassInput {
   backend: Backend
   collection: string
   mode: RetrievalMode
-  dense?: { query: Float32Array; oversample: number; rescoreDims: number }
+  dense?: { query: Float32Array; oversample: number; rescoreDims: number; efSearch?: number }
   /** A query string (refused past `maxTerms` distinct analysed terms), or RM3's weighted terms. */
   lexical: { query: string; maxTerms?: number } | { terms: readonly WeightedTerm[] }
   /** How many hits each retriever returns (and the fused list keeps): the request's `fusion.candidates`. */
@@ -66,6 +66,7 @@ export async function firstPass(input: FirstPassInput): Promise<FirstPassResult>
       limit: input.candidates,
       oversample: input.dense.oversample,
       rescoreDims: input.dense.rescoreDims,
+      ...(input.dense.efSearch !== undefined && { efSearch: input.dense.efSearch }),
       ...(filter !== undefined && { filter }),
     })
     timings.retrieve_ms = dense.retrieve_ms

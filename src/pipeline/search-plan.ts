@@ -25,6 +25,8 @@ export interface SearchPlan {
   /** First-pass hits each retriever returns: at least top_k and the first rerank stage's top_n. */
   candidates: number
   oversample: number
+  /** The request's HNSW walk width, when it set one (ef_search). */
+  efSearch?: number
   /** Dims of the exact rescoring (the model's full dims unless the request asks for fewer). */
   rescoreDims: number
   filter?: Filter
@@ -75,6 +77,7 @@ export function planSearch(
     mode,
     candidates,
     oversample,
+    ...(request.ef_search !== undefined && { efSearch: request.ef_search }),
     rescoreDims: request.dimensions ?? collection.dims,
     ...(filter !== undefined && { filter }),
     fusion: {

@@ -149,7 +149,7 @@ export class SearchPipeline {
       candidates: plan.candidates,
       fusion: plan.fusion,
       ...(plan.filter !== undefined && { filter: plan.filter }),
-      ...(vector !== undefined && { dense: { query: vector, oversample: plan.oversample, rescoreDims: plan.rescoreDims } }),
+      ...(vector !== undefined && { dense: { query: vector, oversample: plan.oversample, rescoreDims: plan.rescoreDims, ...(plan.efSearch !== undefined && { efSearch: plan.efSearch }) } }),
       lexical: terms !== undefined ? { terms } : { query: plan.query, maxTerms: this.limits.maxQueryTerms },
     })
   }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream, mkdirSync } from 'node:fs'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { hnswlib } from './hnswlib-binding.js'
+import { hnswlib, type PoolSearch } from './hnswlib-binding.js'
 import { truncateAndNormalize } from './vector-math.js'
 
 export interface HnswSettings {
@@ -31,6 +31,9 @@ export interface Neighbour {
 }
 
 const INITIAL_CAPACITY = 1024
+
+const toNeighbours = (result: { neighbors: number[]; distances: number[] }): Neighbour[] =>
+  result.neighbors.map((label, i) => ({ label, similarity: 1 - result.distances[i]! }))
 
 /**
  * SHA-256 of a file, read in 1 MiB chunks: an index past 2 GiB (700,000 vectors of 768 dims) is
@@ -192,17 +195,38 @@ export class DenseIndex {
     }
   }
 
-  /** Nearest neighbours by inner product at the index dims; `allowed` restricts the labels considered. */
-  search(fullQuery: Float32Array, k: number, allowed?: ReadonlySet<number>): Neighbour[] {
+  /**
+   * Nearest neighbours by inner product at the index dims; `allowed` restricts the labels considered.
+   * hnswlib walks with ef = max(walk width, k) and answers the best k of the walk's final list; the
+   * walk width is `walk.ef` when given, else the index's efSearch. When `walk.ef` is below k and the
+   * addon has the candidate pool (no `allowed`; see `pools`), the walk keeps its width and the answer
+   * is the best k of every node it scored, sorted by similarity; it may then hold fewer than k.
+   */
+  search(fullQuery: Float32Array, k: number, allowed?: ReadonlySet<number>, walk?: { ef: number }): Neighbour[] {
     if (this.live === 0 || k <= 0) return []
     const query = Array.from(truncateAndNormalize(fullQuery, this.settings.dims))
     const want = Math.min(k, this.live)
-    this.inner.setEf(Math.max(this.settings.efSearch, want))
+    if (this.pools(want, allowed, walk)) {
+      const inner = this.inner as HierarchicalNSW & PoolSearch
+      inner.setEf(walk!.ef)
+      inner.setCandidatePool(true)
+      try {
+        return toNeighbours(inner.searchKnn(query, want))
+      } finally {
+        inner.setCandidatePool(false)
+      }
+    }
+    this.inner.setEf(Math.max(walk?.ef ?? this.settings.efSearch, want))
     const result =
       allowed === undefined
         ? this.inner.searchKnn(query, want)
         : this.inner.searchKnn(query, Math.min(want, allowed.size), (label) => allowed.has(label))
-    return result.neighbors.map((label, i) => ({ label, similarity: 1 - result.distances[i]! }))
+    return toNeighbours(result)
+  }
+
+  /** Whether `search` with these arguments takes its answer from the candidate pool. */
+  pools(k: number, allowed: ReadonlySet<number> | undefined, walk: { ef: number } | undefined): boolean {
+    return walk !== undefined && walk.ef < Math.min(k, this.live) && allowed === undefined && hnswlib.candidatePool
   }
 
   /**

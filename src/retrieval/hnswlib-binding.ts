@@ -60,6 +60,17 @@ function load(): { binding: HnswlibBinding; variant: HnswlibVariant; reason: str
 
 /**
  * hnswlib-node's classes from the fastest addon this CPU can run. Both addons are the same source
- * and read and write the same index files; only the distance kernels differ (SSE vs AVX2 + FMA).
+ * and read and write the same index files; only the distance kernels differ (SSE vs AVX2 + FMA), and
+ * the AVX2 copy carries the candidate pool (scripts/install/hnswlib-candidate-pool.mjs) when its
+ * patch applied: `candidatePool` says whether the loaded addon has it.
  */
-export const hnswlib = load()
+export const hnswlib = withPool(load())
+
+function withPool<T extends { binding: HnswlibBinding }>(loaded: T): T & { candidatePool: boolean } {
+  return { ...loaded, candidatePool: typeof (loaded.binding.HierarchicalNSW.prototype as Partial<PoolSearch>).setCandidatePool === 'function' }
+}
+
+/** What the candidate-pool patch adds to HierarchicalNSW: `on`, searchKnn walks at its ef and answers the best k of every node it scored. */
+export interface PoolSearch {
+  setCandidatePool(on: boolean): void
+}

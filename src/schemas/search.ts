@@ -91,6 +91,14 @@ export const searchRequestSchema = (maxQueryChars: number) => Type.Object(
     mode: Type.Optional(RetrievalModeSchema),
     dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'dims for exact rescoring (default: full model dims)' })),
     oversample: Type.Optional(Type.Integer({ minimum: 1, description: 'HNSW fetches top_k × oversample candidates at the index dims (default 4, max 100)' })),
+    ef_search: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 4096,
+        description:
+          "HNSW walk width for this search (default: the collection's ef_search, widened to top_k × oversample). Below top_k × oversample, the embedded backend's candidate pool takes the shortlist from every node the walk scored instead of widening the walk (strategy hnsw_pool); without the pool (no AVX2 hnswlib addon) or with a filter the walk is widened as by default. Not supported by the Weaviate backend (its ef is per collection)",
+      }),
+    ),
     filter: Type.Optional(ref(FilterSchema)),
     include: Type.Optional(
       Type.Array(StringEnum(['text', 'metadata', 'scores']), {
@@ -211,8 +219,9 @@ export const FeedbackReportSchema = Type.Object({
 })
 export type FeedbackReport = Static<typeof FeedbackReportSchema>
 
-export const RetrievalStrategySchema = Type.Union([Type.Literal('hnsw'), Type.Literal('exact'), Type.Literal('bm25')], {
-  description: 'how candidates were found: hnsw, or exact when a selective filter made brute force cheaper (dense and hybrid); bm25 in lexical mode',
+export const RetrievalStrategySchema = Type.Union([Type.Literal('hnsw'), Type.Literal('hnsw_pool'), Type.Literal('exact'), Type.Literal('bm25')], {
+  description:
+    'how candidates were found: hnsw; hnsw_pool when a request ef_search below top_k × oversample took the shortlist from every node the walk scored; exact when a selective filter made brute force cheaper (dense and hybrid); bm25 in lexical mode',
 })
 export type RetrievalStrategy = Static<typeof RetrievalStrategySchema>
 

@@ -99,6 +99,8 @@ export interface DenseQuery {
   oversample: number
   /** Dims for the exact rescoring (the model's full dims unless the request asks for fewer). */
   rescoreDims: number
+  /** The ANN walk width the request asked for (see the search request's ef_search). */
+  efSearch?: number
   filter?: Filter
 }
 
@@ -106,8 +108,8 @@ export interface DenseResult {
   hits: ScoredId[]
   retrieve_ms: number
   rescore_ms: number
-  /** 'hnsw' normally; 'exact' when a selective filter made brute force over the matches cheaper. */
-  strategy: 'hnsw' | 'exact'
+  /** 'hnsw' normally; 'hnsw_pool' when the shortlist came from the candidate pool; 'exact' when a selective filter made brute force over the matches cheaper. */
+  strategy: 'hnsw' | 'hnsw_pool' | 'exact'
 }
 
 /** A BM25 query: a query string (refused past `maxTerms` distinct analysed terms) or RM3's weighted terms. */

@@ -61,6 +61,11 @@ t.test('WeaviateBackend on a 3-node cluster', { skip }, async (t) => {
     const filtered = await backend.denseSearch('Books-1', { vector: docs[2]!.vector, limit: 10, oversample: 4, rescoreDims: 8, filter: { lang: 'en' } })
     t.equal(filtered.strategy, 'exact', 'a selective filter scores its matches exactly')
     t.same(ids(filtered.hits).sort(), ['run', 'runs'])
+    await t.rejects(
+      backend.denseSearch('Books-1', { vector: docs[2]!.vector, limit: 3, oversample: 4, rescoreDims: 8, efSearch: 16 }),
+      { code: 'invalid_value', message: /ef_search.*Weaviate backend sets ef per collection/ },
+      'a per-request walk width is refused, naming the field (Weaviate has no per-query ef)',
+    )
   })
 
   await t.test('filters: JSON type is part of the match, null matches an explicit null, every field must match', async (t) => {

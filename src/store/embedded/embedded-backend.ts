@@ -395,7 +395,8 @@ export class EmbeddedBackend implements Backend {
     const started = performance.now()
     const allowed = query.filter === undefined ? undefined : this.store.labelsMatching(collection, query.filter)
     const exact = allowed !== undefined && allowed.size <= EXACT_FILTER_LIMIT
-    const neighbours = exact ? undefined : index.search(query.vector, query.limit * query.oversample, allowed)
+    const walk = query.efSearch === undefined ? undefined : { ef: query.efSearch }
+    const neighbours = exact ? undefined : index.search(query.vector, query.limit * query.oversample, allowed, walk)
     const retrieveMs = elapsedMs(started)
     const rescoreStart = performance.now()
     const scored =
@@ -410,7 +411,7 @@ export class EmbeddedBackend implements Backend {
       const id = ids.get(s.label)
       return id === undefined ? [] : [{ id, score: s.score }]
     })
-    return { hits, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: exact ? 'exact' : 'hnsw' }
+    return { hits, retrieve_ms: retrieveMs, rescore_ms: elapsedMs(rescoreStart), strategy: exact ? 'exact' : index.pools(query.limit * query.oversample, allowed, walk) ? 'hnsw_pool' : 'hnsw' }
   }
 
   /** Exact cosine at the query's rescoring dims over `labels`: in-memory rows when the collection keeps them. */

@@ -403,6 +403,7 @@ export class WeaviateBackend implements Backend {
   async denseSearch(collection: string, query: DenseQuery): Promise<DenseResult> {
     const record = await this.record(collection)
     if (query.vector.length !== record.dims) throw errors.invalidValue('vector', query.vector.length, `collection '${collection}' holds ${record.dims}-dimensional vectors`)
+    if (query.efSearch !== undefined) throw errors.invalidValue('ef_search', query.efSearch, "the Weaviate backend sets ef per collection (index.ef_search); leave ef_search out")
     const started = performance.now()
     const { objects, strategy } = await this.onCollection(collection, async (handle) => {
       const filters = metadataFilter(handle, query.filter)
