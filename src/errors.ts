@@ -91,8 +91,19 @@ export const errors = {
     ),
   unknownStage: (stage: string, known: readonly string[]) =>
     new FunnelError('unknown_stage', 400, `stages: '${stage}' is not a pipeline stage; stages: ${list(known)}`, { field: 'stages' }),
-  storageFull: () =>
-    new FunnelError('insufficient_storage', 507, 'the disk is full: the write was not stored; free space on the data directory and retry'),
+  /**
+   * The disk filled during a write. A large upsert commits in several transactions (write slices), so
+   * `partial` says how many of its documents, from the first, were written before the one that failed.
+   */
+  storageFull: (partial?: { written: number; total: number }) =>
+    new FunnelError(
+      'insufficient_storage',
+      507,
+      partial === undefined || partial.written === 0
+        ? 'the disk is full: the write was not stored; free space on the data directory and retry'
+        : `the disk is full: the first ${partial.written} of ${partial.total} documents were written before it filled and the rest were not stored; free space on the data directory and retry the whole batch (upserts are idempotent)`,
+      partial === undefined ? undefined : { ...partial },
+    ),
 } as const
 
 export type ErrorCode = ReturnType<(typeof errors)[keyof typeof errors]>['code']

@@ -65,6 +65,15 @@ t.test('a full disk fails writes with a JSON 5xx, keeps every acknowledged write
   t.equal(failure!.status, 507, 'reported as insufficient storage')
   t.equal(error?.code, 'insufficient_storage')
   t.match(String(error?.message), /disk is full/)
+  // A batch of long documents commits in several transactions (write slices): the disk may fill after
+  // the first of them, and the error then says how many documents, from the first, were written.
+  const partial = /the first (\d+) of (\d+) documents were written/.exec(String(error?.message))
+  const failedBatch = acked.length === 0 ? 0 : acked.at(-1)! + 1
+  const partlyWritten = partial === null ? 0 : Number(partial[1])
+  t.ok(partial === null ? /the write was not stored/.test(String(error?.message)) : Number(partial[2]) === BATCH && partlyWritten < BATCH, `the error says what was stored (${partlyWritten} of the failed batch)`)
+  const failedBatchPresent = async (url: string) =>
+    (await Promise.all(Array.from({ length: BATCH }, (_, i) => json(`${url}/v1/collections/disk/documents/${failedBatch}-${i}`, 'GET')))).map((r) => r.status === 200)
+  t.same(await failedBatchPresent(server.url), Array.from({ length: BATCH }, (_, i) => i < partlyWritten), 'exactly the documents the error names as written are there')
 
   // Index saves keep failing in the background meanwhile; give them time to hit ENOSPC.
   await new Promise((r) => setTimeout(r, 300))
@@ -101,7 +110,8 @@ t.test('a full disk fails writes with a JSON 5xx, keeps every acknowledged write
   const second = await startServer(env)
   servers.push(second)
   t.ok(second.logs.find((l) => l.msg === 'index ready'), 'the index was loaded or rebuilt at start')
-  t.equal((await json(`${second.url}/v1/collections/disk`, 'GET')).body.count, acked.length * BATCH, 'the count equals the acknowledged documents')
+  t.equal((await json(`${second.url}/v1/collections/disk`, 'GET')).body.count, acked.length * BATCH + partlyWritten, 'the count equals the acknowledged documents (and those of the failed batch its error named)')
+  t.same(await failedBatchPresent(second.url), Array.from({ length: BATCH }, (_, i) => i < partlyWritten), 'after restart, the failed batch is as its error said')
   await readAll(second.url)
   for (const batch of [acked[0]!, acked.at(-1)!]) {
     const res = await json(`${second.url}/v1/collections/disk/search`, 'POST', { query: query(batch, 1), top_k: 1, filter: { batch } })

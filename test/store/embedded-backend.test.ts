@@ -101,3 +101,41 @@ t.test('a long document is searchable at once; its df is applied in background s
   t.same((await backend.lexicalSearch('docs', { query: 'castles', limit: 5 })).map((h) => h.id), ['fresh'], 'reopens cleanly')
   await backend.close()
 })
+
+// A large upsert commits in several transactions (write slices). When the disk fills in a later one,
+// the error names how many documents the earlier ones wrote, and the HNSW index keeps nothing of the
+// transaction SQLite rolled back. The full disk is SQLite's own: max_page_count stops the file growing.
+t.test('a disk that fills mid-upsert: the error counts what was written, the index matches SQLite', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'funnel-backend-full-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  // writeSliceMs 0: one chunk (here one document of > 12,000 characters) per transaction.
+  const backend = new EmbeddedBackend({ dataDir, indexSaveIntervalMs: 60_000, writeSliceMs: 0, log: () => undefined })
+  t.teardown(() => backend.close())
+  await backend.afterOpen()
+  const doc = (prefix: string, i: number) => ({ id: `${prefix}${i}`, text: longText(2500, `${prefix}${i}w`), metadata: null, vector: vector(i) })
+  const db = backend.store.db
+  const pages = () => db.pragma('page_count', { simple: true }) as number
+  // What two such documents cost in pages, measured on a collection of their own.
+  await backend.createCollection(spec('probe'))
+  await backend.upsert('probe', [doc('p', 0)])
+  const before = pages()
+  await backend.upsert('probe', [doc('p', 1), doc('p', 2)])
+  const twoDocs = pages() - before
+  t.ok(twoDocs > 4, `two documents took ${twoDocs} pages`)
+
+  await backend.createCollection(spec('full'))
+  await backend.upsert('full', [doc('a', 0)])
+  // Room for two more documents and a quarter, not three.
+  db.pragma(`max_page_count = ${pages() + twoDocs + Math.floor(twoDocs / 4)}`)
+  const batch = [1, 2, 3, 4, 5].map((i) => doc('a', i))
+  await t.rejects(backend.upsert('full', batch), {
+    code: 'insufficient_storage',
+    message: /the first 2 of 5 documents were written before it filled and the rest were not stored; .*retry the whole batch/,
+  })
+  t.same((await backend.collectionStats('full')).count, 3, 'the first document and the two the error names')
+  const ids = (await backend.denseSearch('full', { vector: vector(3), limit: 10, oversample: 4, rescoreDims: DIMS })).hits.map((h) => h.id).sort()
+  t.same(ids, ['a0', 'a1', 'a2'], 'HNSW answers only what SQLite holds (the rolled-back document is not in the index)')
+  db.pragma('max_page_count = 1073741823')
+  await backend.upsert('full', batch)
+  t.same((await backend.collectionStats('full')).count, 6, 'the whole batch again, once there is room: idempotent')
+})

@@ -212,6 +212,26 @@ export class EmbeddedBackend implements Backend {
     return result
   }
 
+  /**
+   * An upsert's transaction. If it fails, the HNSW points it already changed (`written`) are put back
+   * as SQLite still has them (or removed), so no search sees a vector that was rolled back; a full
+   * disk is reported with how many of the upsert's documents earlier transactions had written.
+   */
+  private writeOrRestore<T>(index: DenseIndex, written: readonly [number, Float32Array][], progress: { written: number; total: number }, fn: () => T): T {
+    try {
+      return this.write(fn)
+    } catch (error) {
+      const stored = this.store.vectorsByLabels(written.map(([label]) => label))
+      for (const [label] of written) {
+        const vector = stored.get(label)
+        if (vector === undefined) index.remove(label)
+        else index.upsert(label, vector)
+      }
+      if ((error as { code?: unknown }).code === 'SQLITE_FULL') throw errors.storageFull(progress)
+      throw error
+    }
+  }
+
   private rebuildIndex(row: CollectionRow): DenseIndex {
     const index = DenseIndex.create(this.hnswSettings(row), Math.max(1024, this.store.countDocuments(row.name)))
     for (const doc of this.store.iterateDocuments(row.name)) index.upsert(doc.label, doc.vector)
@@ -308,7 +328,8 @@ export class EmbeddedBackend implements Backend {
       // run together after it, in one tick.
       if (index.whenWritable() !== undefined) await untilWritable(index)
       const written: [number, Float32Array][] = []
-      const seq = this.write(() => {
+      const committed = next
+      const seq = this.writeOrRestore(index, written, { written: committed, total: docs.length }, () => {
         let seq: number | undefined
         slice.begin()
         // At least one chunk per transaction, all under one write sequence number; no chunk that would overrun the slice.
