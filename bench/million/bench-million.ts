@@ -199,7 +199,7 @@ async function main(): Promise<void> {
         }
       }
       // The candidate pool: the walk keeps its ef (below k × oversample) and the shortlist is the best of every node it scored.
-      for (const ef of funnel && poolEfs.length > 0 ? poolEfs : []) {
+      for (const ef of funnel ? poolEfs.filter((ef) => ef < K * oversample) : []) {
         if (!hnswlib.candidatePool) throw new Error('--pool-ef needs the AVX2 hnswlib addon with the candidate pool (npm ci builds it; FUNNEL_HNSWLIB_AVX2 must not be off)')
         const index = built.index
         index.settings.efSearch = 1
