@@ -47,6 +47,8 @@ t.test('judgeGoals: the fastest funnel row at the target recall, against full di
   t.equal(report.funnel?.oversample, 4, 'the fastest row at ≥ 0.95, not the fastest overall')
   t.equal(report.fullDimAtSameRecall?.ef_search, 64, 'the full-dim row must reach the funnel row recall')
   t.equal(report.speedupVsFullDim, 2.4)
+  t.ok(Math.abs(report.speedupInterpolated! - 2) < 1e-9, 'full dims interpolated at 0.96 between 0.93 @ 900 and 0.97 @ 500: 600 QPS, so 2×')
+  t.match(report.lines.join('\n'), /interpolated between full-dim ef 32 \(0\.930, 900 QPS\) and ef 64 \(0\.970, 500 QPS\): full dims ≈ 600 QPS at 0\.960, the funnel 2\.00×/)
   t.equal(report.memoryRatio, 0.25)
   t.equal(report.memoryRatioWithRescore, 0.75)
   t.equal(report.faissQpsRatio, 2)
