@@ -55,44 +55,34 @@ export function patchHnswalg(source) {
       '                    if (scored && (bare_bone_search || !isMarkedDeleted(candidate_id))) scored->emplace_back(dist, candidate_id);\n',
     'searchBaseLayerST neighbour distance',
   )
-  s = replaceOnce(
-    s,
-    [
-      '        bool bare_bone_search = !num_deleted_ && !isIdAllowed;',
-      '        if (bare_bone_search) {',
-      '            top_candidates = searchBaseLayerST<true>(',
-      '                    currObj, query_data, std::max(ef_, k), isIdAllowed);',
-      '        } else {',
-      '            top_candidates = searchBaseLayerST<false>(',
-      '                    currObj, query_data, std::max(ef_, k), isIdAllowed);',
-      '        }',
-      '',
-    ].join('\n'),
-    [
-      '        bool bare_bone_search = !num_deleted_ && !isIdAllowed;',
-      '        if (candidate_pool_ && !isIdAllowed) {',
-      '            // Funnel: walk with ef_, then the best k of every live node the walk scored.',
-      '            std::vector<std::pair<dist_t, tableint>> scored;',
-      '            scored.reserve(std::max(ef_, k) * 8);',
-      '            if (bare_bone_search) searchBaseLayerST<true>(currObj, query_data, std::max(ef_, (size_t) 1), isIdAllowed, nullptr, &scored);',
-      '            else searchBaseLayerST<false>(currObj, query_data, std::max(ef_, (size_t) 1), isIdAllowed, nullptr, &scored);',
-      '            const size_t n = std::min(k, scored.size());',
-      '            auto closer = [](const std::pair<dist_t, tableint> &a, const std::pair<dist_t, tableint> &b) { return a.first < b.first; };',
-      '            if (n < scored.size()) std::nth_element(scored.begin(), scored.begin() + n, scored.end(), closer);',
-      '            for (size_t i = 0; i < n; i++) result.push(std::pair<dist_t, labeltype>(scored[i].first, getExternalLabel(scored[i].second)));',
-      '            return result;',
-      '        }',
-      '        if (bare_bone_search) {',
-      '            top_candidates = searchBaseLayerST<true>(',
-      '                    currObj, query_data, std::max(ef_, k), isIdAllowed);',
-      '        } else {',
-      '            top_candidates = searchBaseLayerST<false>(',
-      '                    currObj, query_data, std::max(ef_, k), isIdAllowed);',
-      '        }',
-      '',
-    ].join('\n'),
-    'searchKnn base-layer call',
-  )
+  // searchKnn: the pool's branch goes between the bare-bone flag and hnswlib's own base-layer call.
+  const bareBone = '        bool bare_bone_search = !num_deleted_ && !isIdAllowed;\n'
+  const baseLayerCall = [
+    '        if (bare_bone_search) {',
+    '            top_candidates = searchBaseLayerST<true>(',
+    '                    currObj, query_data, std::max(ef_, k), isIdAllowed);',
+    '        } else {',
+    '            top_candidates = searchBaseLayerST<false>(',
+    '                    currObj, query_data, std::max(ef_, k), isIdAllowed);',
+    '        }',
+    '',
+  ].join('\n')
+  const poolBranch = [
+    '        if (candidate_pool_ && !isIdAllowed) {',
+    '            // Funnel: walk with ef_, then the best k of every live node the walk scored.',
+    '            std::vector<std::pair<dist_t, tableint>> scored;',
+    '            scored.reserve(std::max(ef_, k) * 8);',
+    '            if (bare_bone_search) searchBaseLayerST<true>(currObj, query_data, std::max(ef_, (size_t) 1), isIdAllowed, nullptr, &scored);',
+    '            else searchBaseLayerST<false>(currObj, query_data, std::max(ef_, (size_t) 1), isIdAllowed, nullptr, &scored);',
+    '            const size_t n = std::min(k, scored.size());',
+    '            auto closer = [](const std::pair<dist_t, tableint> &a, const std::pair<dist_t, tableint> &b) { return a.first < b.first; };',
+    '            if (n < scored.size()) std::nth_element(scored.begin(), scored.begin() + n, scored.end(), closer);',
+    '            for (size_t i = 0; i < n; i++) result.push(std::pair<dist_t, labeltype>(scored[i].first, getExternalLabel(scored[i].second)));',
+    '            return result;',
+    '        }',
+    '',
+  ].join('\n')
+  s = replaceOnce(s, bareBone + baseLayerCall, bareBone + poolBranch + baseLayerCall, 'searchKnn base-layer call')
   return s
 }
 
